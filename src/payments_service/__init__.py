@@ -1,0 +1,1 @@
+"""idempotent-payments: a payment API whose retries charge exactly once."""

@@ -1,0 +1,31 @@
+"""boto3 clients, created on first use and reused for the life of the execution environment."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_lock = threading.Lock()
+_dynamodb: DynamoDBClient | None = None
+
+
+def dynamodb_client() -> DynamoDBClient:
+    """The process-wide DynamoDB client. boto3 reads AWS_ENDPOINT_URL_DYNAMODB for local endpoints."""
+    global _dynamodb
+    if _dynamodb is None:
+        with _lock:
+            if _dynamodb is None:
+                import boto3  # imported here: a cold start pays for it only when a route needs it
+                from botocore.config import Config
+
+                config = Config(
+                    retries={"mode": "standard", "max_attempts": 3},
+                    connect_timeout=2,
+                    read_timeout=5,
+                    tcp_keepalive=True,
+                )
+                _dynamodb = boto3.session.Session().client("dynamodb", config=config)
+    return _dynamodb

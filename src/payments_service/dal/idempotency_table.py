@@ -1,0 +1,202 @@
+"""The idempotency store on DynamoDB: one item per scoped key, every write conditional."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..idempotency.records import IdempotencyRecord, Status, StoredResponse
+from ..idempotency.store import RecordConflict, StoreUnavailable
+from .errors import error_code, is_transient
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_NAMES = {
+    "#id": "id",
+    "#s": "status",
+    "#fp": "fingerprint",
+    "#ref": "processor_ref",
+    "#exp": "expires_at",
+    "#o": "owner",
+    "#lease": "lease_expires_at_ms",
+}
+
+
+def _names(expression: str) -> dict[str, str]:
+    return {k: v for k, v in _NAMES.items() if k in expression}
+
+
+def to_item(record: IdempotencyRecord) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": {"S": record.record_id},
+        "status": {"S": record.status.value},
+        "fingerprint": {"S": record.fingerprint},
+        "processor_ref": {"S": record.processor_reference},
+        "expires_at": {"N": str(record.expires_at)},
+    }
+    if record.owner is not None:
+        item["owner"] = {"S": record.owner}
+    if record.lease_expires_at_ms is not None:
+        item["lease_expires_at_ms"] = {"N": str(record.lease_expires_at_ms)}
+    if record.response is not None:
+        item.update(_response_attributes(record.response))
+    return item
+
+
+def _response_attributes(response: StoredResponse) -> dict[str, Any]:
+    return {
+        "response_status": {"N": str(response.status_code)},
+        "response_headers": {"M": {k: {"S": v} for k, v in response.headers.items()}},
+        "response_body": {"S": response.body},
+    }
+
+
+def from_item(item: dict[str, Any] | None) -> IdempotencyRecord | None:
+    if not item:
+        return None
+    response = None
+    if "response_status" in item:
+        response = StoredResponse(
+            status_code=int(item["response_status"]["N"]),
+            headers={k: v["S"] for k, v in item.get("response_headers", {}).get("M", {}).items()},
+            body=item.get("response_body", {}).get("S", ""),
+        )
+    lease = item.get("lease_expires_at_ms")
+    return IdempotencyRecord(
+        record_id=item["id"]["S"],
+        status=Status(item["status"]["S"]),
+        fingerprint=item["fingerprint"]["S"],
+        processor_reference=item["processor_ref"]["S"],
+        expires_at=int(item["expires_at"]["N"]),
+        owner=item.get("owner", {}).get("S"),
+        lease_expires_at_ms=int(lease["N"]) if lease else None,
+        response=response,
+    )
+
+
+class DynamoDBIdempotencyStore:
+    def __init__(self, client: Callable[[], DynamoDBClient], table_name: str) -> None:
+        self._client = client  # a factory: the client is built on first use
+        self._table = table_name
+
+    def put_new(self, record: IdempotencyRecord, now_ms: int) -> None:
+        # Live means present and within retention: TTL deletes lazily, so expiry is in the condition.
+        condition = "attribute_not_exists(#id) OR #exp < :now_s"
+        self._call(
+            "put_item",
+            TableName=self._table,
+            Item=to_item(record),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=_names(condition),
+            ExpressionAttributeValues={":now_s": {"N": str(now_ms // 1000)}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
+    def take_over(self, existing: IdempotencyRecord, owner: str, lease_expires_at_ms: int, now_ms: int) -> None:
+        # An UpdateItem, not a put: the processor reference must survive the takeover.
+        update = "SET #s = :in_progress, #o = :owner, #lease = :lease"
+        condition = (
+            "#fp = :fp AND #ref = :ref AND #exp >= :now_s"
+            " AND (#s = :released OR (#s = :in_progress AND #lease < :now_ms))"
+        )
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key={"id": {"S": existing.record_id}},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=_names(update + condition),
+            ExpressionAttributeValues={
+                ":in_progress": {"S": Status.IN_PROGRESS.value},
+                ":released": {"S": Status.RELEASED.value},
+                ":owner": {"S": owner},
+                ":lease": {"N": str(lease_expires_at_ms)},
+                ":fp": {"S": existing.fingerprint},
+                ":ref": {"S": existing.processor_reference},
+                ":now_s": {"N": str(now_ms // 1000)},
+                ":now_ms": {"N": str(now_ms)},
+            },
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
+    def complete(self, record_id: str, owner: str, response: StoredResponse, writes: Sequence[Any]) -> None:
+        attributes = _response_attributes(response)
+        update = "SET #s = :completed, " + ", ".join(f"{k} = :{k}" for k in attributes) + " REMOVE #lease"
+        condition = "#s = :in_progress AND #o = :owner"
+        mark_completed: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"id": {"S": record_id}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": _names(update + condition),
+            "ExpressionAttributeValues": {
+                ":completed": {"S": Status.COMPLETED.value},
+                ":in_progress": {"S": Status.IN_PROGRESS.value},
+                ":owner": {"S": owner},
+                **{f":{k}": v for k, v in attributes.items()},
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if not writes:
+            self._call("update_item", **mark_completed)
+            return
+        # One transaction: the business writes and the recorded response commit together or not at all.
+        # The owner token doubles as the request token, so botocore's retries cannot apply it twice.
+        self._call(
+            "transact_write_items",
+            TransactItems=[*writes, {"Update": mark_completed}],
+            ClientRequestToken=owner,
+        )
+
+    def release(self, record_id: str, owner: str) -> None:
+        update = "SET #s = :released REMOVE #o, #lease"
+        condition = "#s = :in_progress AND #o = :owner"
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key={"id": {"S": record_id}},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=_names(update + condition),
+            ExpressionAttributeValues={
+                ":released": {"S": Status.RELEASED.value},
+                ":in_progress": {"S": Status.IN_PROGRESS.value},
+                ":owner": {"S": owner},
+            },
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
+    def forget(self, record_id: str, owner: str) -> None:
+        condition = "#s = :in_progress AND #o = :owner"
+        self._call(
+            "delete_item",
+            TableName=self._table,
+            Key={"id": {"S": record_id}},
+            ConditionExpression=condition,
+            ExpressionAttributeNames=_names(condition),
+            ExpressionAttributeValues={":in_progress": {"S": Status.IN_PROGRESS.value}, ":owner": {"S": owner}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
+    def _call(self, operation: str, **kwargs: Any) -> None:
+        try:
+            getattr(self._client(), operation)(**kwargs)
+        except ClientError as error:
+            code = error_code(error)
+            if code == "ConditionalCheckFailedException":
+                raise RecordConflict(from_item(error.response.get("Item"))) from None
+            if code == "TransactionCanceledException":
+                reasons = error.response.get("CancellationReasons") or []
+                mine = reasons[-1] if reasons else {}
+                if mine.get("Code") == "ConditionalCheckFailed":
+                    raise RecordConflict(from_item(mine.get("Item"))) from None
+            if is_transient(error):
+                raise StoreUnavailable(code) from error
+            raise
+        except BotoCoreError as error:
+            if is_transient(error):
+                raise StoreUnavailable(type(error).__name__) from error
+            raise

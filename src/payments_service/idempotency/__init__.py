@@ -1,0 +1,1 @@
+"""Idempotency keys, fingerprints, leases and records. Knows nothing of payments."""

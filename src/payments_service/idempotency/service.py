@@ -1,0 +1,225 @@
+"""Exactly-once execution under an idempotency key: claim, run, complete or release, with fencing.
+
+The store's conditional writes are the only synchronisation: a claim is one conditional put, a
+conflict answers from the item the failed write returned, and every later write is conditioned
+on the owner token, so an invocation whose lease ran out can no longer change anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cache import ReplayCache
+from .clock import Clock, SystemClock
+from .errors import KeyInUse, KeyReused, TemporarilyUnavailable
+from .keys import record_id
+from .records import IdempotencyRecord, Status, StoredResponse
+from .store import IdempotencyStore, RecordConflict, StoreUnavailable
+
+MIN_LEASE_MS = 1_000
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    scope: str  # who the key belongs to (the merchant)
+    key: str
+    fingerprint: str
+
+    @property
+    def record_id(self) -> str:
+        return record_id(self.scope, self.key)
+
+
+@dataclass(frozen=True)
+class Claim:
+    record_id: str
+    owner: str
+    # Stable for the key's whole life (takeovers and releases keep it): pass it downstream as
+    # that system's own idempotency reference, so a retry can never act twice there either.
+    reference: str
+    lease_expires_at_ms: int
+    expires_at: int  # the record's retention deadline, epoch seconds
+
+
+@dataclass(frozen=True)
+class Completion:
+    response: StoredResponse
+    outcome: str = "created"
+    writes: Sequence[Any] = field(default_factory=tuple)  # committed atomically with the response
+
+
+@dataclass(frozen=True)
+class Result:
+    response: StoredResponse
+    outcome: str
+    replayed: bool
+    record_id: str
+
+
+Operation = Callable[[Claim], Completion]
+
+
+def _seconds_until(deadline_ms: int | None, now_ms: int) -> int:
+    if deadline_ms is None:
+        return 1
+    return max(1, math.ceil((deadline_ms - now_ms) / 1000))
+
+
+class IdempotentExecutor:
+    def __init__(
+        self,
+        store: IdempotencyStore,
+        *,
+        retention_seconds: int,
+        lease_margin_ms: int,
+        default_lease_ms: int,
+        clock: Clock | None = None,
+        cache: ReplayCache | None = None,
+    ) -> None:
+        self._store = store
+        self._retention_s = retention_seconds
+        self._margin_ms = lease_margin_ms
+        self._default_lease_ms = default_lease_ms
+        self._clock = clock or SystemClock()
+        self._cache = cache
+
+    def execute(
+        self,
+        request: IdempotentRequest,
+        operation: Operation,
+        *,
+        remaining_ms: int | None = None,
+        forget_on: tuple[type[BaseException], ...] = (),
+        retry_on: tuple[type[BaseException], ...] = (),
+    ) -> Result:
+        """Run `operation` at most once per (scope, key) and return its recorded result.
+
+        forget_on: exceptions meaning nothing happened downstream; the key is deleted.
+        retry_on: transient exceptions; the key is released and TemporarilyUnavailable raised.
+        Any other exception releases the key and propagates.
+        """
+        now = self._clock.now_ms()
+        rid = request.record_id
+        if self._cache is not None and (cached := self._cache.get(rid, now)) is not None:
+            return self._answer_existing(request, cached, now)
+
+        lease_until = now + self._lease_ms(remaining_ms)
+        owner = secrets.token_hex(16)
+        fresh = IdempotencyRecord(
+            record_id=rid,
+            status=Status.IN_PROGRESS,
+            fingerprint=request.fingerprint,
+            processor_reference=f"{rid[:32]}-{secrets.token_hex(8)}",
+            expires_at=now // 1000 + self._retention_s,
+            owner=owner,
+            lease_expires_at_ms=lease_until,
+        )
+        try:
+            self._store.put_new(fresh, now)
+            claim = Claim(rid, owner, fresh.processor_reference, lease_until, fresh.expires_at)
+        except StoreUnavailable as exc:
+            raise TemporarilyUnavailable(1) from exc
+        except RecordConflict as conflict:
+            existing = conflict.current
+            if existing is None or existing.is_expired(now) or existing.status is Status.COMPLETED:
+                return self._answer_existing(request, existing, now)
+            if existing.fingerprint != request.fingerprint:
+                raise KeyReused() from None
+            if existing.lease_active(now):
+                raise KeyInUse(_seconds_until(existing.lease_expires_at_ms, now)) from None
+            taken = self._take_over(request, existing, owner, lease_until, now)
+            if isinstance(taken, Result):
+                return taken
+            claim = taken
+        return self._run(request, claim, operation, forget_on, retry_on)
+
+    def _lease_ms(self, remaining_ms: int | None) -> int:
+        if remaining_ms is None:
+            return self._default_lease_ms
+        return max(remaining_ms - self._margin_ms, MIN_LEASE_MS)
+
+    def _answer_existing(self, request: IdempotentRequest, existing: IdempotencyRecord | None, now: int) -> Result:
+        """Answer a request whose key is held by a record we do not own."""
+        if existing is None or existing.is_expired(now):
+            # Changed under us between two conditional writes: let the client retry.
+            raise KeyInUse(1)
+        if existing.fingerprint != request.fingerprint:
+            raise KeyReused()
+        if existing.status is Status.COMPLETED and existing.response is not None:
+            if self._cache is not None:
+                self._cache.put(existing)
+            return Result(existing.response, "replayed", replayed=True, record_id=existing.record_id)
+        raise KeyInUse(_seconds_until(existing.lease_expires_at_ms, now) if existing.lease_active(now) else 1)
+
+    def _take_over(
+        self, request: IdempotentRequest, existing: IdempotencyRecord, owner: str, lease_until: int, now: int
+    ) -> Claim | Result:
+        try:
+            self._store.take_over(existing, owner, lease_until, now)
+        except StoreUnavailable as exc:
+            raise TemporarilyUnavailable(1) from exc
+        except RecordConflict as conflict:
+            return self._answer_existing(request, conflict.current, now)  # someone else got there first
+        return Claim(existing.record_id, owner, existing.processor_reference, lease_until, existing.expires_at)
+
+    def _run(
+        self,
+        request: IdempotentRequest,
+        claim: Claim,
+        operation: Operation,
+        forget_on: tuple[type[BaseException], ...],
+        retry_on: tuple[type[BaseException], ...],
+    ) -> Result:
+        try:
+            completion = operation(claim)
+        except forget_on:
+            self._quietly(self._store.forget, claim)
+            raise
+        except retry_on as exc:
+            raise TemporarilyUnavailable(self._release(claim)[0]) from exc
+        except Exception:
+            self._release(claim)
+            raise
+        try:
+            self._store.complete(claim.record_id, claim.owner, completion.response, completion.writes)
+        except RecordConflict as conflict:
+            # Fenced: my lease ran out and another invocation owns the key. Write nothing more.
+            return self._answer_existing(request, conflict.current, self._clock.now_ms())
+        except StoreUnavailable as exc:
+            retry_after, current = self._release(claim)
+            if current is not None and current.status is Status.COMPLETED and current.owner == claim.owner:
+                # The commit went through although its answer was lost: that response is ours.
+                return Result(completion.response, completion.outcome, replayed=False, record_id=claim.record_id)
+            raise TemporarilyUnavailable(retry_after) from exc
+        if self._cache is not None:
+            self._cache.put(
+                IdempotencyRecord(
+                    record_id=claim.record_id,
+                    status=Status.COMPLETED,
+                    fingerprint=request.fingerprint,
+                    processor_reference=claim.reference,
+                    expires_at=claim.expires_at,
+                    response=completion.response,
+                )
+            )
+        return Result(completion.response, completion.outcome, replayed=False, record_id=claim.record_id)
+
+    def _release(self, claim: Claim) -> tuple[int, IdempotencyRecord | None]:
+        """Give the key back. Returns seconds until a retry can take it, and the record if no longer mine."""
+        try:
+            self._store.release(claim.record_id, claim.owner)
+        except StoreUnavailable:
+            return _seconds_until(claim.lease_expires_at_ms, self._clock.now_ms()), None
+        except RecordConflict as conflict:
+            return 1, conflict.current  # completed or taken over: nothing to give back
+        return 1, None
+
+    @staticmethod
+    def _quietly(action: Callable[[str, str], None], claim: Claim) -> None:
+        with contextlib.suppress(StoreUnavailable, RecordConflict):  # the lease will lapse on its own
+            action(claim.record_id, claim.owner)

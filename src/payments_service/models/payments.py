@@ -1,0 +1,46 @@
+"""Payment request, response and stored item."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+Currency = Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, upper case")]
+MetadataKey = Annotated[StrictStr, Field(min_length=1, max_length=40)]
+MetadataValue = Annotated[StrictStr, Field(max_length=500)]
+
+
+class CreatePaymentRequest(BaseModel):
+    """Body of POST /payments. Strict: no coercion, unknown fields rejected."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    amount: Annotated[StrictInt, Field(ge=1, le=99_999_999, description="Minor units (cents)")]
+    currency: Currency
+    source: Annotated[StrictStr, Field(min_length=1, max_length=255, description="Payment-method token")]
+    description: Annotated[StrictStr | None, Field(max_length=500)] = None
+    metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=20)] = Field(default_factory=dict)
+
+
+class Payment(BaseModel):
+    """A succeeded payment, as returned to the merchant and stored."""
+
+    model_config = ConfigDict(frozen=True)
+    ID_PATTERN: ClassVar[re.Pattern[str]] = re.compile(r"^pay_[0-9a-f]{24}$")
+
+    id: str = Field(pattern=ID_PATTERN.pattern)
+    amount: int
+    currency: str
+    status: Literal["succeeded"] = "succeeded"
+    description: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created_at: str = Field(description="RFC 3339 timestamp, UTC")
+
+
+class StoredPayment(Payment):
+    """Payments-table item: the payment plus what the API never shows."""
+
+    merchant_id: str
+    charge_id: str

@@ -1,0 +1,33 @@
+"""All configuration, read once from environment variables at cold start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)
+    payments_table: str = Field(alias="PAYMENTS_TABLE_NAME", min_length=3)
+    # Stripe keeps keys 24 h; a key must outlive the processor's own dedupe window.
+    retention_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_RETENTION_SECONDS", ge=60)
+    lease_margin_ms: int = Field(default=500, alias="IDEMPOTENCY_LEASE_MARGIN_MS", ge=0)
+    # Used when no Lambda context tells the remaining time (scripts, some tests).
+    default_lease_ms: int = Field(default=20_000, alias="IDEMPOTENCY_DEFAULT_LEASE_MS", ge=1_000)
+    replay_cache_size: int = Field(default=0, alias="IDEMPOTENCY_REPLAY_CACHE_SIZE", ge=0)
+    processor: Literal["sandbox"] = Field(default="sandbox", alias="PAYMENT_PROCESSOR")
+    sandbox_slow_seconds: float = Field(default=3.0, alias="SANDBOX_SLOW_SECONDS", ge=0, le=60)
+    service_name: str = Field(default="payments", alias="POWERTOOLS_SERVICE_NAME")
+    metrics_namespace: str = Field(default="IdempotentPayments", alias="POWERTOOLS_METRICS_NAMESPACE")
+    tracing_enabled: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        tracing = env.get("POWERTOOLS_TRACE_DISABLED", "true").lower() in ("false", "0")
+        return cls.model_validate({**env, "tracing_enabled": tracing})

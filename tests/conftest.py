@@ -1,0 +1,91 @@
+"""Fixtures: one embedded (serialized moto) DynamoDB per session, tables from template.yaml."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from local.embedded_dynamodb import EmbeddedDynamoDB
+from local.runtime import local_environment
+from local.tables import create_tables
+from tests.support import FakeClock, FakeContext
+
+# Fake credentials before anything can build a boto3 client; nothing may reach AWS.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    IDEMPOTENCY_TABLE_NAME="test-IdempotencyTable",
+    PAYMENTS_TABLE_NAME="test-PaymentsTable",
+    POWERTOOLS_SERVICE_NAME="payments",
+    POWERTOOLS_METRICS_NAMESPACE="IdempotentPayments",
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def dynamodb() -> Iterator[EmbeddedDynamoDB]:
+    import boto3
+
+    with EmbeddedDynamoDB() as db:
+        client = boto3.client("dynamodb", endpoint_url=db.endpoint)
+        names = create_tables(client, prefix="test")
+        os.environ.update(local_environment(db.endpoint, names))
+        db.client = client  # type: ignore[attr-defined]
+        yield db
+
+
+@pytest.fixture
+def faults(dynamodb: EmbeddedDynamoDB) -> Iterator[Any]:
+    dynamodb.app.faults.clear()
+    yield dynamodb.app.faults
+    dynamodb.app.faults.clear()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(time.time_ns() // 1_000_000)
+
+
+@pytest.fixture
+def processor() -> Any:
+    from payments_service.domain.processor import SandboxProcessor
+
+    return SandboxProcessor(slow_seconds=0.3)
+
+
+@pytest.fixture
+def settings(dynamodb: EmbeddedDynamoDB) -> Any:
+    from payments_service.models.settings import Settings
+
+    return Settings.from_env()
+
+
+@pytest.fixture
+def deps(settings: Any, processor: Any, clock: FakeClock) -> Any:
+    from payments_service.handlers import dependencies
+
+    return dependencies.build(settings, processor=processor, clock=clock)
+
+
+@pytest.fixture
+def invoke(deps: Any) -> Iterator[Callable[..., dict[str, Any]]]:
+    """Call the real Lambda handler with an event, using this test's collaborators."""
+    from payments_service.handlers import api
+
+    api.use_dependencies(deps)
+
+    def call(event: dict[str, Any], remaining_ms: int = 20_000) -> dict[str, Any]:
+        with contextlib.redirect_stdout(io.StringIO()):  # Powertools logs and EMF metrics
+            return api.lambda_handler(event, FakeContext(remaining_ms))
+
+    yield call
+    api.use_dependencies(None)

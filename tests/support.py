@@ -1,0 +1,88 @@
+"""Helpers shared by the test suites: event factory, fake clock, unique names."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def payment_event(
+    key: str | None,
+    body: Any = None,
+    *,
+    merchant: str | None = "arn:aws:iam::111111111111:user/merchant-a",
+    raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A POST /payments event from the committed fixture, with this test's key, body and merchant."""
+    event = copy.deepcopy(load_event("create_payment"))
+    for table in ("headers", "multiValueHeaders"):
+        event[table] = {k: v for k, v in event[table].items() if k.lower() != "idempotency-key"}
+    if key is not None:
+        event["headers"]["Idempotency-Key"] = key
+        event["multiValueHeaders"]["Idempotency-Key"] = [key]
+    for name, value in (headers or {}).items():
+        event["headers"][name] = value
+        event["multiValueHeaders"][name] = [value]
+    if raw_body is not None:
+        event["body"] = raw_body
+    elif body is not None:
+        event["body"] = json.dumps(body)
+    event["requestContext"]["identity"]["userArn"] = merchant
+    event["requestContext"]["requestId"] = str(uuid.uuid4())
+    return event
+
+
+def get_event(payment_id: str, merchant: str = "arn:aws:iam::111111111111:user/merchant-a") -> dict[str, Any]:
+    event = copy.deepcopy(load_event("get_payment"))
+    event["path"] = f"/payments/{payment_id}"
+    event["pathParameters"] = {"payment_id": payment_id}
+    event["requestContext"]["identity"]["userArn"] = merchant
+    return event
+
+
+def visa(amount: int = 1000, **extra: Any) -> dict[str, Any]:
+    return {"amount": amount, "currency": "USD", "source": "tok_visa", **extra}
+
+
+class FakeClock:
+    """A clock tests move by hand (leases, retention)."""
+
+    def __init__(self, start_ms: int) -> None:
+        self._now = start_ms
+        self._lock = threading.Lock()
+
+    def now_ms(self) -> int:
+        with self._lock:
+            return self._now
+
+    def advance(self, ms: int) -> None:
+        with self._lock:
+            self._now += ms
+
+
+class FakeContext:
+    function_name = "PaymentsFunction"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:PaymentsFunction"
+    aws_request_id = "test"
+
+    def __init__(self, remaining_ms: int = 20_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

@@ -1,0 +1,1 @@
+"""Developer tools (never deployed): artifact check, OpenAPI generation."""
