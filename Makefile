@@ -17,9 +17,10 @@ QUIET_PIP := { grep -v '^WARNING: Location' || true; }
 
 .PHONY: run test invoke dynamodb lint lint-code lint-template build check-build test-python bench bench-smoke openapi deploy clean
 
-$(STAMP): requirements/dev.txt src/requirements.txt
+$(STAMP): requirements/dev.txt src/requirements.txt src/requirements-tracing.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt 2>&1 | $(QUIET_PIP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
 	touch $@
 
 # The SAM CLI pins pydantic; it gets its own venv so the app's dependencies stay free.
