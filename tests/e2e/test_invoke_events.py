@@ -30,6 +30,8 @@ def make_invoke(*names: str) -> list[dict[str, Any]]:
         responses.append(response)
         out = out[end:].strip()
     return responses
+
+
 EXPECTED = {
     "create_payment": (201, None),
     "replay_payment": (201, None),

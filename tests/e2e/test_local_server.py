@@ -27,7 +27,9 @@ def request(
         connection.close()
 
 
-def post(server: LocalServer, key: str | None, body: Any, merchant: str | None = None) -> tuple[int, dict[str, str], bytes]:
+def post(
+    server: LocalServer, key: str | None, body: Any, merchant: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
     headers = {} if key is None else {"Idempotency-Key": key}
     if merchant:
         headers["X-Merchant-Id"] = merchant
@@ -67,7 +69,9 @@ def test_merchants_are_isolated_by_the_local_header(local_server: LocalServer) -
     b = post(local_server, key, visa(), merchant=f"arn:aws:iam::1:user/{unique('b')}")
     assert a[0] == b[0] == 201 and "idempotent-replayed" not in b[1]
     assert json.loads(a[2])["id"] != json.loads(b[2])["id"]
-    other = request(local_server, "GET", f"/payments/{json.loads(a[2])['id']}", headers={"X-Merchant-Id": "someone-else"})
+    other = request(
+        local_server, "GET", f"/payments/{json.loads(a[2])['id']}", headers={"X-Merchant-Id": "someone-else"}
+    )
     assert other[0] == 404
 
 

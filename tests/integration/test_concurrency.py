@@ -15,7 +15,9 @@ THREADS = 24
 
 
 @pytest.mark.parametrize("source", ["tok_visa", "tok_slow"])
-def test_concurrent_duplicates_charge_once_and_agree(invoke: Any, dynamodb: Any, settings: Any, processor: Any, source: str) -> None:
+def test_concurrent_duplicates_charge_once_and_agree(
+    invoke: Any, dynamodb: Any, settings: Any, processor: Any, source: str
+) -> None:
     merchant = f"arn:aws:iam::111111111111:user/{unique('m')}"
     event = payment_event(unique("k"), visa(source=source), merchant=merchant)
     start = threading.Barrier(THREADS)

@@ -135,7 +135,9 @@ def test_a_stale_owner_can_neither_complete_nor_release(dynamodb: Any, settings:
     assert a_holds.wait(5)
     clock.advance(2_001)
     # B takes over and completes
-    b = _executor(store, clock).execute(request, lambda claim: Completion(StoredResponse(status_code=201, body='{"by":"B"}')))
+    b = _executor(store, clock).execute(
+        request, lambda claim: Completion(StoredResponse(status_code=201, body='{"by":"B"}'))
+    )
     assert b.response.body == '{"by":"B"}' and not b.replayed
     # A resumes: its completion is fenced off and it answers with B's record
     a_resume.set()
@@ -168,7 +170,9 @@ def test_the_processor_reference_survives_takeover_and_release(dynamodb: Any, se
     for _ in range(2):
         with pytest.raises(Exception, match="temporarily unavailable"):
             executor.execute(request, fail, retry_on=(Flaky,))
-    done = executor.execute(request, lambda claim: (references.append(claim.reference), Completion(StoredResponse(status_code=201)))[1])
+    done = executor.execute(
+        request, lambda claim: (references.append(claim.reference), Completion(StoredResponse(status_code=201)))[1]
+    )
     assert done.response.status_code == 201
     assert len(set(references)) == 1 and len(references) == 3
 
@@ -188,7 +192,9 @@ def test_cached_replays_cost_no_round_trip_and_are_identical(
         assert calls == [] and again["body"] == first["body"]
         assert again["multiValueHeaders"]["Idempotent-Replayed"] == ["true"]
         # Another merchant with the same key is never served from the cache
-        other, calls = _calls(dynamodb, lambda: api.lambda_handler(payment_event(key, visa(), merchant=_merchant()), FakeContext()))
+        other, calls = _calls(
+            dynamodb, lambda: api.lambda_handler(payment_event(key, visa(), merchant=_merchant()), FakeContext())
+        )
         assert other["statusCode"] == 201 and "Idempotent-Replayed" not in other["multiValueHeaders"]
         # A mismatch is still caught from the cache
         assert api.lambda_handler(payment_event(key, visa(2), merchant=merchant), FakeContext())["statusCode"] == 422

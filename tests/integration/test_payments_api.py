@@ -71,13 +71,17 @@ def test_missing_and_malformed_keys_are_400_and_not_recorded(invoke: Any, dynamo
     merchant = _merchant()
     _problem(invoke(payment_event(None, visa(), merchant=merchant)), 400, "missing-idempotency-key")
     _problem(invoke(payment_event("has space", visa(), merchant=merchant)), 400, "invalid-idempotency-key")
-    item = dynamodb.client.get_item(TableName=settings.idempotency_table, Key={"id": {"S": record_id(merchant, "has space")}})
+    item = dynamodb.client.get_item(
+        TableName=settings.idempotency_table, Key={"id": {"S": record_id(merchant, "has space")}}
+    )
     assert "Item" not in item
 
 
 def test_invalid_body_is_400_and_the_key_stays_free(invoke: Any) -> None:
     key, merchant = unique("k"), _merchant()
-    body = _problem(invoke(payment_event(key, {"amount": "10", "currency": "usd"}, merchant=merchant)), 400, "invalid-request")
+    body = _problem(
+        invoke(payment_event(key, {"amount": "10", "currency": "usd"}, merchant=merchant)), 400, "invalid-request"
+    )
     assert {tuple(e["loc"]) for e in body["errors"]} >= {("body", "amount"), ("body", "currency"), ("body", "source")}
     assert "10" not in json.dumps(body["errors"])  # inputs are not echoed back
     assert invoke(payment_event(key, visa(), merchant=merchant))["statusCode"] == 201

@@ -39,7 +39,19 @@ def test_lengths_at_the_limits_are_accepted(length: int) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", '""', "k" * 256, "has space", "tab\there", "ctl\x01", "del\x7f", "caf\u00e9", 'qu"ote', "back\\slash", '"open'],
+    [
+        "",
+        '""',
+        "k" * 256,
+        "has space",
+        "tab\there",
+        "ctl\x01",
+        "del\x7f",
+        "caf\u00e9",
+        'qu"ote',
+        "back\\slash",
+        '"open',
+    ],
 )
 def test_malformed_keys_are_rejected(raw: str) -> None:
     with pytest.raises(InvalidKey):
