@@ -77,6 +77,15 @@ def test_missing_and_malformed_keys_are_400_and_not_recorded(invoke: Any, dynamo
     assert "Item" not in item
 
 
+def test_a_key_repeated_with_equal_values_is_one_key_and_different_values_are_400(invoke: Any) -> None:
+    key, merchant = unique("k"), _merchant()
+    event = payment_event(key, visa(), merchant=merchant)
+    event["multiValueHeaders"]["Idempotency-Key"] = [key, f'"{key}"']
+    assert invoke(event)["statusCode"] == 201
+    event["multiValueHeaders"]["Idempotency-Key"] = [key, unique("k")]
+    _problem(invoke(event), 400, "invalid-idempotency-key")
+
+
 def test_invalid_body_is_400_and_the_key_stays_free(invoke: Any) -> None:
     key, merchant = unique("k"), _merchant()
     body = _problem(
@@ -165,6 +174,7 @@ def test_get_returns_the_payment_and_404_otherwise(invoke: Any) -> None:
     assert found["statusCode"] == 200 and json.loads(found["body"]) == created
     _problem(invoke(get_event("pay_000000000000000000000000", merchant=merchant)), 404, "not-found")
     _problem(invoke(get_event("../../etc", merchant=merchant)), 404, "not-found")
+    _problem(invoke(get_event("pay_" + "0" * 300, merchant=merchant)), 404, "not-found")
 
 
 def test_no_principal_is_401(invoke: Any) -> None:

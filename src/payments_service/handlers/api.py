@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -69,12 +69,9 @@ def _remaining_ms() -> int | None:
         **_problems(400, 401, 402, 409, 413, 415, 422, 500, 503),
     },
 )
-def post_payment(
-    payment: Annotated[CreatePaymentRequest, Body()],
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", description='1..255 visible ASCII, bare or "quoted"')
-    ] = None,
-) -> Response[str]:
+def post_payment(payment: Annotated[CreatePaymentRequest, Body()]) -> Response[str]:
+    # Idempotency-Key is parsed by idempotency.keys, not declared here: Powertools would reject a
+    # header repeated with equal values, which the draft standard allows (tools/openapi.py documents it).
     event = app.current_event.raw_event
     merchant = merchant_id(event)
     key = parse_key(event.get("headers"), event.get("multiValueHeaders"))
@@ -92,7 +89,7 @@ def post_payment(
         **_problems(401, 404, 500, 503),
     },
 )
-def get_payment(payment_id: Annotated[str, Path(max_length=64)]) -> Response[str]:
+def get_payment(payment_id: Annotated[str, Path(description="pay_ followed by 24 hex digits")]) -> Response[str]:
     merchant = merchant_id(app.current_event.raw_event)
     found = deps().payments.find(merchant, payment_id) if Payment.ID_PATTERN.match(payment_id) else None
     if found is None:

@@ -14,7 +14,7 @@ PROBLEM_JSON = "application/problem+json"
 TITLES = {
     "missing-idempotency-key": "Idempotency-Key header missing",
     "invalid-idempotency-key": "Idempotency-Key header invalid",
-    "invalid-request": "Request body invalid",
+    "invalid-request": "Request invalid",
     "malformed-body": "Request body is not valid JSON",
     "payload-too-large": "Request body too large",
     "unsupported-media-type": "Unsupported media type",
