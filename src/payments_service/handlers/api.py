@@ -76,7 +76,7 @@ def post_payment(payment: Annotated[CreatePaymentRequest, Body()]) -> Response[s
     merchant = merchant_id(event)
     key = parse_key(event.get("headers"), event.get("multiValueHeaders"))
     with observe(merchant, record_id(merchant, key)) as observation:
-        result = create_payment(deps(), event, merchant, payment, _remaining_ms())
+        result = create_payment(deps(), merchant, key, payment, _remaining_ms())
         observation.outcome = result.outcome
     return to_http(result)
 
@@ -94,8 +94,7 @@ def get_payment(payment_id: Annotated[str, Path(description="pay_ followed by 24
     found = deps().payments.find(merchant, payment_id) if Payment.ID_PATTERN.match(payment_id) else None
     if found is None:
         raise NotFoundError(f"No payment {payment_id}")
-    public = Payment.model_validate(found.model_dump(include=set(Payment.model_fields)))
-    return Response(200, "application/json", public.model_dump_json())
+    return Response(200, "application/json", found.public_json())
 
 
 @app.exception_handler(RequestValidationError)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
 
 from ..domain.processor import Declined, InvalidPaymentSource, ProcessorUnavailable
 from ..idempotency.fingerprint import fingerprint
-from ..idempotency.keys import parse_key
 from ..idempotency.records import StoredResponse
 from ..idempotency.service import Claim, Completion, IdempotentRequest, Result
-from ..models.payments import CreatePaymentRequest, Payment
+from ..models.payments import CreatePaymentRequest
 from .dependencies import Dependencies
 from .problems import PROBLEM_JSON, problem_body
 
@@ -20,13 +17,8 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def create_payment(
-    deps: Dependencies,
-    event: dict[str, Any],
-    merchant: str,
-    request: CreatePaymentRequest,
-    remaining_ms: int | None,
+    deps: Dependencies, merchant: str, key: str, request: CreatePaymentRequest, remaining_ms: int | None
 ) -> Result:
-    key = parse_key(event.get("headers"), event.get("multiValueHeaders"))
     idempotent = IdempotentRequest(
         scope=merchant, key=key, fingerprint=fingerprint("POST", ROUTE, request.model_dump(mode="json"))
     )
@@ -39,11 +31,10 @@ def create_payment(
             return Completion(
                 StoredResponse(status_code=402, headers={"Content-Type": PROBLEM_JSON}, body=body), "declined"
             )
-        public = Payment.model_validate(payment.model_dump(include=set(Payment.model_fields)))
         response = StoredResponse(
             status_code=201,
             headers={"Content-Type": "application/json", "Location": f"{ROUTE}/{payment.id}"},
-            body=public.model_dump_json(),
+            body=payment.public_json(),
         )
         return Completion(response, "created", writes=[deps.payments_table.insert_write(payment)])
 

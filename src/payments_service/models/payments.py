@@ -44,3 +44,7 @@ class StoredPayment(Payment):
 
     merchant_id: str
     charge_id: str
+
+    def public_json(self) -> str:
+        """The payment as the API shows it: never the merchant or the processor's charge id."""
+        return Payment.model_validate(self.model_dump(include=set(Payment.model_fields))).model_dump_json()
