@@ -60,12 +60,47 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
-    def _dispatch(self) -> tuple[int, dict[str, list[str]], bytes]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method with no do_X itself (501, HTML); route it like the others (405/404).
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def _read_chunked(self, limit: int) -> bytes | None:
+        """The body of a Transfer-Encoding: chunked request, or None once it exceeds `limit`."""
+        body = bytearray()
+        while size := int(self.rfile.readline(65537).split(b";")[0].strip(), 16):
+            if size < 0 or len(body) + size > limit:
+                return None
+            body += self.rfile.read(size)
+            self.rfile.readline(65537)  # the CRLF after each chunk
+        while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+            pass  # trailers
+        return bytes(body)
+
+    def _read_body(self) -> bytes | tuple[int, dict[str, list[str]], bytes]:
+        """The request body, or the problem refusing it (API Gateway's answers); a refusal closes the connection."""
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not chunked and not declared.isdigit():
+            self.close_connection = True
+            return _problem(400, "malformed-body", "Bad request", "Content-Length is not a number of bytes")
+        try:
+            raw = self._read_chunked(MAX_BODY_BYTES) if chunked else None
+        except ValueError:
+            self.close_connection = True
+            return _problem(400, "malformed-body", "Bad request", "A chunk size is not hexadecimal")
+        if not chunked and int(declared) <= MAX_BODY_BYTES:
+            raw = self.rfile.read(int(declared)) if int(declared) else b""
+        if raw is None:
             self.close_connection = True
             return _problem(413, "payload-too-large", "Request body too large", "API Gateway accepts at most 10 MB")
-        raw = self.rfile.read(length) if length else b""
+        return raw
+
+    def _dispatch(self) -> tuple[int, dict[str, list[str]], bytes]:
+        raw = self._read_body()
+        if isinstance(raw, tuple):
+            return raw
         url = urlsplit(self.path)
         resource, path_parameters, path_known = match_route(self.command, url.path)
         if resource is None:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import warnings
-from typing import Annotated, Any
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -24,7 +22,7 @@ from .create_payment import create_payment, to_http
 from .observability import logger, metrics, observe
 from .principal import Unauthenticated, merchant_id
 from .problems import PROBLEM_JSON, problem, retry_after
-from .transport import parse_json, screen
+from .transport import InvalidBody, parse_body, screen
 
 settings = Settings.from_env()  # fails the cold start loudly if a table name is missing
 metrics.namespace = settings.metrics_namespace
@@ -46,14 +44,48 @@ def use_dependencies(replacement: dependencies.Dependencies | None) -> None:
     _deps = replacement
 
 
-def _problems(*statuses: int) -> dict[int, Any]:
-    return {
-        s: {"description": "Problem details (RFC 7807)", "content": {PROBLEM_JSON: {"model": Problem}}}
-        for s in statuses
+_REPLAYED: dict[str, Any] = {
+    "Idempotent-Replayed": {
+        "description": "true when this is the recorded answer to an earlier request with the same key",
+        "schema": {"type": "string", "enum": ["true"]},
     }
+}
+_RETRY_AFTER: dict[str, Any] = {
+    "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer", "minimum": 1}}
+}
+_HEADERS_OF: dict[int, dict[str, Any]] = {402: _REPLAYED, 409: _RETRY_AFTER, 503: _RETRY_AFTER}
 
 
-app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json)
+def _problems(*statuses: int) -> dict[int, Any]:
+    problem = {"description": "Problem details (RFC 7807)", "content": {PROBLEM_JSON: {"model": Problem}}}
+    return {s: {**problem, "headers": _HEADERS_OF[s]} if s in _HEADERS_OF else problem for s in statuses}
+
+
+# Route documentation, shared with tools/openapi.py, which renders it with typed signatures.
+CREATE_PAYMENT_DOC: dict[str, Any] = {
+    "summary": "Create a payment, exactly once per Idempotency-Key",
+    "responses": {
+        201: {
+            "description": "Payment created (or the replay of its recorded answer)",
+            "headers": {
+                "Location": {"description": "/payments/{id} of the payment", "schema": {"type": "string"}},
+                **_REPLAYED,
+            },
+            "content": {"application/json": {"model": Payment}},
+        },
+        **_problems(400, 401, 402, 409, 413, 415, 422, 500, 503),
+    },
+}
+GET_PAYMENT_DOC: dict[str, Any] = {
+    "summary": "Get a payment",
+    "responses": {
+        200: {"description": "The payment", "content": {"application/json": {"model": Payment}}},
+        **_problems(401, 404, 500, 503),
+    },
+}
+
+# No validation middleware at run time: parse_body validates with the same strict models, cheaper.
+app = APIGatewayRestResolver()
 
 
 def _remaining_ms() -> int | None:
@@ -61,35 +93,20 @@ def _remaining_ms() -> int | None:
     return context.get_remaining_time_in_millis() if context is not None else None
 
 
-@app.post(
-    "/payments",
-    summary="Create a payment, exactly once per Idempotency-Key",
-    responses={
-        201: {"description": "Payment created", "content": {"application/json": {"model": Payment}}},
-        **_problems(400, 401, 402, 409, 413, 415, 422, 500, 503),
-    },
-)
-def post_payment(payment: Annotated[CreatePaymentRequest, Body()]) -> Response[str]:
-    # Idempotency-Key is parsed by idempotency.keys, not declared here: Powertools would reject a
-    # header repeated with equal values, which the draft standard allows (tools/openapi.py documents it).
+@app.post("/payments", **CREATE_PAYMENT_DOC)
+def post_payment() -> Response[str]:
     event = app.current_event.raw_event
     merchant = merchant_id(event)
     key = parse_key(event.get("headers"), event.get("multiValueHeaders"))
+    payment = parse_body(CreatePaymentRequest, app.current_event.body)
     with observe(merchant, record_id(merchant, key)) as observation:
         result = create_payment(deps(), merchant, key, payment, _remaining_ms())
         observation.outcome = result.outcome
     return to_http(result)
 
 
-@app.get(
-    "/payments/<payment_id>",
-    summary="Get a payment",
-    responses={
-        200: {"description": "The payment", "content": {"application/json": {"model": Payment}}},
-        **_problems(401, 404, 500, 503),
-    },
-)
-def get_payment(payment_id: Annotated[str, Path(description="pay_ followed by 24 hex digits")]) -> Response[str]:
+@app.get("/payments/<payment_id>", **GET_PAYMENT_DOC)
+def get_payment(payment_id: str) -> Response[str]:
     merchant = merchant_id(app.current_event.raw_event)
     found = deps().payments.find(merchant, payment_id) if Payment.ID_PATTERN.match(payment_id) else None
     if found is None:
@@ -97,12 +114,11 @@ def get_payment(payment_id: Annotated[str, Path(description="pay_ followed by 24
     return Response(200, "application/json", found.public_json())
 
 
-@app.exception_handler(RequestValidationError)
-def _invalid_request(error: RequestValidationError) -> Response[str]:
-    issues = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in error.errors()]
-    if any(e.get("type") == "json_invalid" for e in error.errors()):
+@app.exception_handler(InvalidBody)
+def _invalid_body(error: InvalidBody) -> Response[str]:
+    if error.malformed:
         return problem("malformed-body", 400, "The body is not valid JSON")
-    return problem("invalid-request", 400, "The request does not match the schema", errors=issues)
+    return problem("invalid-request", 400, "The request does not match the schema", errors=error.errors)
 
 
 @app.exception_handler(MissingKey)

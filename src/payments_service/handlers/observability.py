@@ -10,12 +10,18 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ..domain.processor import InvalidPaymentSource
 from ..idempotency.errors import KeyInUse, KeyReused, TemporarilyUnavailable
 
 logger = Logger()
 metrics = Metrics()
 
-_OUTCOME_OF = {KeyInUse: "conflict", KeyReused: "mismatch", TemporarilyUnavailable: "released"}
+_OUTCOME_OF: dict[type[Exception], str] = {
+    KeyInUse: "conflict",
+    KeyReused: "mismatch",
+    TemporarilyUnavailable: "released",
+    InvalidPaymentSource: "rejected",  # a client error, the key forgotten: not an ERROR log
+}
 
 
 @dataclass

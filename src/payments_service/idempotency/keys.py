@@ -36,7 +36,7 @@ def _parse_one(raw: str) -> str:
     # The structured-field string form "abc"; a bare token is accepted too.
     if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
         value = value[1:-1]
-    if not _KEY_CHARS.match(value):
+    if not _KEY_CHARS.fullmatch(value):  # `$` in match() would let a final newline through
         raise InvalidKey(
             f"Idempotency-Key must be 1 to {MAX_LENGTH} visible ASCII characters "
             "without spaces, quotes or backslashes, optionally in double quotes"

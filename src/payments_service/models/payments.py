@@ -17,7 +17,14 @@ class CreatePaymentRequest(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
-    amount: Annotated[StrictInt, Field(ge=1, le=99_999_999, description="Minor units (cents)")]
+    amount: Annotated[
+        StrictInt,
+        Field(
+            ge=1,
+            le=99_999_999,
+            description="Minor units (cents), as a JSON integer literal: 100.0 and 1e2 are rejected",
+        ),
+    ]
     currency: Currency
     source: Annotated[StrictStr, Field(min_length=1, max_length=255, description="Payment-method token")]
     description: Annotated[StrictStr | None, Field(max_length=500)] = None

@@ -1,0 +1,56 @@
+"""The checker, as a command, against our real local server (`python -m local.server`): every check passes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from .conftest import ROOT, no_aws_environment
+
+ALL_CHECKS = {
+    "concurrent-duplicates",
+    "replays",
+    "mismatch",
+    "in-flight-conflict",
+    "decline-replay",
+    "missing-key",
+    "get-payment",
+    "problem-json",
+}
+
+
+def checker(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.idempotency_check", *argv],
+        cwd=ROOT,
+        env=no_aws_environment(),
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_real_local_server_passes_every_check(local_server: str) -> None:
+    # When the default battery (16 concurrent duplicates) runs against the real handler + embedded DynamoDB
+    done = checker(local_server, "--json")
+    # Then exit 0, every check present and passed, one payment id for the whole burst
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["passed"] is True
+    assert {c["name"] for c in report["checks"]} == ALL_CHECKS
+    assert all(c["passed"] for c in report["checks"]), report
+    burst = next(c for c in report["checks"] if c["name"] == "concurrent-duplicates")
+    assert len(burst["distinct_payment_ids"]) == 1
+    assert sum(burst["statuses"].values()) == 17  # 16 duplicates + 1 retry: every one answered
+    in_flight = next(c for c in report["checks"] if c["name"] == "in-flight-conflict")
+    assert in_flight["statuses"] == {"201": 1, "409": 1, "201 replayed": 1}
+
+
+def test_table_output_without_a_terminal_has_no_progress_bar_and_says_all_passed(local_server: str) -> None:
+    done = checker(local_server, "--local", "--concurrency", "4")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all 8 checks passed" in done.stdout
+    assert "FAIL" not in done.stdout
+    assert done.stderr == ""  # no progress bar drawn anywhere when stdout is not a terminal

@@ -1,0 +1,170 @@
+"""`make openapi`: print the OpenAPI document Powertools derives from the handler's routes and models.
+
+The Lambda's resolver runs without Powertools' validation middleware (cold start), so its routes
+take no typed parameters. Here the same routes, with the same documentation (api.*_DOC) and the same
+pydantic models, are declared with typed signatures on a documentation-only resolver.
+The committed openapi.json is this output; tests/hostile/test_openapi.py fails when they drift apart.
+Two things the resolver cannot say are added here, from the code that owns them:
+- the Idempotency-Key header, which the route reads itself (idempotency.keys) instead of declaring it;
+- no 422 "HTTPValidationError": the resolver maps every validation error to a 400 problem instead.
+"""
+
+import contextlib
+import json
+import os
+import sys
+from typing import Any
+
+from local import template
+
+TITLE = "idempotent-payments"
+VERSION = "1.0.0"
+LOCAL_SERVER = "http://127.0.0.1:3000"
+DESCRIPTION = (
+    "Payments that charge exactly once. `POST /payments` requires an `Idempotency-Key` header; "
+    "retrying a request with the same key and body, any number of times and concurrently, charges once "
+    "and replays the first answer (header `Idempotent-Replayed: true`). The same key with a different "
+    "body gets 422; a key whose first request is still running gets 409 with `Retry-After`. "
+    "Every error is an RFC 7807 `application/problem+json` body whose `type` is a "
+    "`urn:idempotent-payments:problem:` URN. Callers sign requests with SigV4 (API Gateway AWS_IAM); "
+    "the merchant is the signing principal. The local server (`make run`) takes the merchant from the "
+    "`X-Merchant-Id` header instead."
+)
+KEY_DESCRIPTION = (
+    "1 to {max} visible ASCII characters without spaces, double quotes or backslashes, bare or in double "
+    "quotes (a structured-field string). Repeating the header is allowed only with equal values."
+)
+# Cold start reads these; the generator never talks to DynamoDB, so any well-formed name will do.
+_DUMMY_ENV = {
+    "IDEMPOTENCY_TABLE_NAME": "openapi-IdempotencyTable",
+    "PAYMENTS_TABLE_NAME": "openapi-PaymentsTable",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+
+
+def _import_handler() -> Any:
+    for name, value in _DUMMY_ENV.items():
+        os.environ.setdefault(name, value)
+    code_uri = str(template.code_uri())
+    if code_uri not in sys.path:
+        sys.path.insert(0, code_uri)
+    # Importing the handler creates no boto3 client (dependencies are built on the first request).
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the document alone
+        from payments_service.handlers import api
+    return api
+
+
+def idempotency_key_parameter() -> dict[str, Any]:
+    """The header as idempotency.keys parses it, in JSON Schema (ECMA-262 regex) terms."""
+    from payments_service.idempotency import keys
+
+    # The one definition of a key, unanchored: Python's `^...$` / `\A...\Z` become an ECMA-262 `^(?:...)$`.
+    token = keys._KEY_CHARS.pattern.removeprefix("^").removeprefix("\\A").removesuffix("$").removesuffix("\\Z")
+    return {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": True,
+        "description": KEY_DESCRIPTION.format(max=keys.MAX_LENGTH),
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": keys.MAX_LENGTH + 2,
+            "pattern": f'^(?:{token}|"{token}")$',
+        },
+    }
+
+
+def _documentation_resolver(api: Any) -> Any:
+    """The handler's routes with typed signatures, for Powertools' OpenAPI generator only."""
+    from typing import Annotated
+
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+    from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+
+    from payments_service.models.payments import CreatePaymentRequest
+
+    doc = APIGatewayRestResolver(enable_validation=True)
+
+    @doc.post("/payments", **api.CREATE_PAYMENT_DOC)
+    def post_payment(payment: Annotated[CreatePaymentRequest, Body()]) -> Response[str]:
+        raise NotImplementedError  # documentation only
+
+    @doc.get("/payments/<payment_id>", **api.GET_PAYMENT_DOC)
+    def get_payment(
+        payment_id: Annotated[str, Path(description="pay_ followed by 24 hex digits")],
+    ) -> Response[str]:
+        raise NotImplementedError  # documentation only
+
+    return doc
+
+
+def _generated() -> dict[str, Any]:
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
+
+    api = _import_handler()
+    sigv4 = APIKey.model_validate(
+        {
+            "type": "apiKey",
+            "in": APIKeyIn.header,
+            "name": "Authorization",
+            "description": "AWS Signature Version 4 (API Gateway AWS_IAM authorizer, template.yaml)",
+            "x-amazon-apigateway-authtype": "awsSigv4",
+        }
+    )
+    text = _documentation_resolver(api).get_openapi_json_schema(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        servers=[Server(url=LOCAL_SERVER, description="make run: local server with an embedded DynamoDB")],
+        security_schemes={"sigv4": sigv4},
+        security=[{"sigv4": []}],
+    )
+    generated: dict[str, Any] = json.loads(text)
+    return generated
+
+
+def _refers_to(node: Any, schema: str) -> bool:
+    return f'"#/components/schemas/{schema}"' in json.dumps(node)
+
+
+def _reachable_schemas(doc: dict[str, Any]) -> set[str]:
+    schemas = doc["components"]["schemas"]
+    roots = {k: v for k, v in doc.items() if k != "components"}
+    reached = {name for name in schemas if _refers_to(roots, name)}
+    frontier = set(reached)
+    while frontier:
+        found = {name for name in schemas if name not in reached and _refers_to([schemas[f] for f in frontier], name)}
+        reached |= found
+        frontier = found
+    return reached
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3 document as a dict."""
+    doc = _generated()
+    post = doc["paths"]["/payments"]["post"]
+    post["parameters"] = [*post.get("parameters", []), idempotency_key_parameter()]
+    for operation in (op for path in doc["paths"].values() for op in path.values()):
+        responses = operation["responses"]
+        for status in [s for s, r in responses.items() if _refers_to(r, "HTTPValidationError")]:
+            del responses[status]  # never sent: RequestValidationError becomes a 400 problem
+    reachable = _reachable_schemas(doc)
+    for name in _VALIDATION_SCHEMAS:
+        if name not in reachable:
+            doc["components"]["schemas"].pop(name, None)
+    return doc
+
+
+def render() -> str:
+    """Deterministic text: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    sys.stdout.write(render())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
