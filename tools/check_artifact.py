@@ -40,8 +40,9 @@ def main() -> int:
     size = sum(f.stat().st_size for f in args.artifact.rglob("*") if f.is_file())
     for problem in problems:
         print(f"artifact check FAILED: {problem}", file=sys.stderr)
+    bytecode = len(list(args.artifact.rglob("*.cpython-313.pyc")))
     if not problems:
-        print(f"artifact check ok: {args.artifact} ({size / 1e6:.1f} MB unzipped)")
+        print(f"artifact check ok: {args.artifact} ({size / 1e6:.1f} MB unzipped, {bytecode} .pyc for 3.13)")
     return 1 if problems else 0
 
 

@@ -182,6 +182,11 @@ def _resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return rejection or app.resolve(event, context)
 
 
+if settings.initialization_type in ("provisioned-concurrency", "snap-start"):
+    # Pre-initialized environments: build the client now, not in a customer's request. On demand it
+    # stays lazy, so importing the module (tests, tools) never touches boto3.
+    deps().warm()
+
 if settings.tracing_enabled:  # X-Ray SDK is imported only when tracing is on
     from aws_lambda_powertools import Tracer
 

@@ -26,6 +26,11 @@ class Dependencies:
     executor: IdempotentExecutor
     payments: PaymentService
     payments_table: DynamoDBPaymentsTable
+    client: Callable[[], DynamoDBClient]
+
+    def warm(self) -> None:
+        """Build the boto3 client ahead of the first request."""
+        self.client()
 
 
 def build(
@@ -47,4 +52,4 @@ def build(
         cache=cache,
     )
     processor = processor or SandboxProcessor(slow_seconds=settings.sandbox_slow_seconds)
-    return Dependencies(settings, executor, PaymentService(processor, table, clock), table)
+    return Dependencies(settings, executor, PaymentService(processor, table, clock), table, client)

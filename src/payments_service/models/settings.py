@@ -24,6 +24,8 @@ class Settings(BaseModel):
     sandbox_slow_seconds: float = Field(default=3.0, alias="SANDBOX_SLOW_SECONDS", ge=0, le=60)
     service_name: str = Field(default="payments", alias="POWERTOOLS_SERVICE_NAME")
     metrics_namespace: str = Field(default="IdempotentPayments", alias="POWERTOOLS_METRICS_NAMESPACE")
+    # Set by Lambda: "on-demand", "provisioned-concurrency" or "snap-start".
+    initialization_type: str = Field(default="on-demand", alias="AWS_LAMBDA_INITIALIZATION_TYPE")
     tracing_enabled: bool = False
 
     @classmethod
