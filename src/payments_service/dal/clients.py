@@ -21,10 +21,12 @@ def dynamodb_client() -> DynamoDBClient:
                 import boto3  # imported here: a cold start pays for it only when a route needs it
                 from botocore.config import Config
 
+                # Three attempts in all, short timeouts: the worst case stays well inside the 20 s function
+                # timeout, so a failing DynamoDB ends in a 503 with Retry-After, not a Lambda timeout.
                 config = Config(
-                    retries={"mode": "standard", "max_attempts": 3},
-                    connect_timeout=2,
-                    read_timeout=5,
+                    retries={"mode": "standard", "total_max_attempts": 3},
+                    connect_timeout=1,
+                    read_timeout=3,
                     tcp_keepalive=True,
                 )
                 _dynamodb = boto3.session.Session().client("dynamodb", config=config)

@@ -95,12 +95,15 @@ class DynamoDBIdempotencyStore:
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
-    def take_over(self, existing: IdempotencyRecord, owner: str, lease_expires_at_ms: int, now_ms: int) -> None:
-        # An UpdateItem, not a put: the processor reference must survive the takeover.
-        update = "SET #s = :in_progress, #o = :owner, #lease = :lease"
+    def take_over(
+        self, existing: IdempotencyRecord, owner: str, lease_expires_at_ms: int, now_ms: int, expires_at: int
+    ) -> None:
+        # An UpdateItem, not a put: the processor reference must survive the takeover. Retention restarts,
+        # so the key cannot expire (and be claimed afresh, under a new reference) while this owner works.
+        update = "SET #s = :in_progress, #o = :owner, #lease = :lease, #exp = :exp"
         condition = (
             "#fp = :fp AND #ref = :ref AND #exp >= :now_s"
-            " AND (#s = :released OR (#s = :in_progress AND #lease < :now_ms))"
+            " AND (#s = :released OR (#s = :in_progress AND #lease <= :now_ms))"
         )
         self._call(
             "update_item",
@@ -114,6 +117,7 @@ class DynamoDBIdempotencyStore:
                 ":released": {"S": Status.RELEASED.value},
                 ":owner": {"S": owner},
                 ":lease": {"N": str(lease_expires_at_ms)},
+                ":exp": {"N": str(expires_at)},
                 ":fp": {"S": existing.fingerprint},
                 ":ref": {"S": existing.processor_reference},
                 ":now_s": {"N": str(now_ms // 1000)},

@@ -123,20 +123,31 @@ class IdempotentExecutor:
             self._store.put_new(fresh, now)
             claim = Claim(rid, owner, fresh.processor_reference, lease_until, fresh.expires_at)
         except StoreUnavailable as exc:
-            raise TemporarilyUnavailable(1) from exc
+            # The put may have applied with its answer lost: give the would-be claim back.
+            raise TemporarilyUnavailable(self._release_unknown(rid, owner, lease_until, now)) from exc
         except RecordConflict as conflict:
             existing = conflict.current
-            if existing is None or existing.is_expired(now) or existing.status is Status.COMPLETED:
-                return self._answer_existing(request, existing, now)
-            if existing.fingerprint != request.fingerprint:
-                raise KeyReused() from None
-            if existing.lease_active(now):
-                raise KeyInUse(_seconds_until(existing.lease_expires_at_ms, now)) from None
-            taken = self._take_over(request, existing, owner, lease_until, now)
-            if isinstance(taken, Result):
-                return taken
-            claim = taken
+            if existing is not None and existing.owner == owner:
+                # The SDK re-sent our own claim after losing its first answer: the claim is ours.
+                claim = Claim(rid, owner, existing.processor_reference, lease_until, existing.expires_at)
+            else:
+                taken = self._claim_existing(request, existing, owner, lease_until, now)
+                if isinstance(taken, Result):
+                    return taken
+                claim = taken
         return self._run(request, claim, operation, forget_on, retry_on)
+
+    def _claim_existing(
+        self, request: IdempotentRequest, existing: IdempotencyRecord | None, owner: str, lease_until: int, now: int
+    ) -> Claim | Result:
+        """The key is live: replay it, refuse (422/409), or take it over if its holder is gone."""
+        if existing is None or existing.is_expired(now) or existing.status is Status.COMPLETED:
+            return self._answer_existing(request, existing, now)
+        if existing.fingerprint != request.fingerprint:
+            raise KeyReused()
+        if existing.lease_active(now):
+            raise KeyInUse(_seconds_until(existing.lease_expires_at_ms, now))
+        return self._take_over(request, existing, owner, lease_until, now)
 
     def _lease_ms(self, remaining_ms: int | None) -> int:
         if remaining_ms is None:
@@ -159,13 +170,17 @@ class IdempotentExecutor:
     def _take_over(
         self, request: IdempotentRequest, existing: IdempotencyRecord, owner: str, lease_until: int, now: int
     ) -> Claim | Result:
+        expires_at = now // 1000 + self._retention_s  # a key never expires under a live owner
         try:
-            self._store.take_over(existing, owner, lease_until, now)
+            self._store.take_over(existing, owner, lease_until, now, expires_at)
         except StoreUnavailable as exc:
-            raise TemporarilyUnavailable(1) from exc
+            raise TemporarilyUnavailable(self._release_unknown(existing.record_id, owner, lease_until, now)) from exc
         except RecordConflict as conflict:
-            return self._answer_existing(request, conflict.current, now)  # someone else got there first
-        return Claim(existing.record_id, owner, existing.processor_reference, lease_until, existing.expires_at)
+            current = conflict.current
+            if current is None or current.owner != owner:
+                return self._answer_existing(request, current, now)  # someone else got there first
+            # else: the SDK re-sent our own takeover after losing its answer; it is ours
+        return Claim(existing.record_id, owner, existing.processor_reference, lease_until, expires_at)
 
     def _run(
         self,
@@ -208,6 +223,16 @@ class IdempotentExecutor:
                 )
             )
         return Result(completion.response, completion.outcome, replayed=False, record_id=claim.record_id)
+
+    def _release_unknown(self, record_id: str, owner: str, lease_until: int, now: int) -> int:
+        """After a claim whose outcome is unknown: release it if it applied. Returns an honest Retry-After."""
+        try:
+            self._store.release(record_id, owner)
+        except RecordConflict:
+            return 1  # it never applied (or is no longer ours): nothing holds the key for us
+        except StoreUnavailable:
+            return _seconds_until(lease_until, now)  # it may hold the key until its lease ends
+        return 1
 
     def _release(self, claim: Claim) -> tuple[int, IdempotencyRecord | None]:
         """Give the key back. Returns seconds until a retry can take it, and the record if no longer mine."""

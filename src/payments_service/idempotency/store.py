@@ -24,8 +24,11 @@ class IdempotencyStore(Protocol):
     def put_new(self, record: IdempotencyRecord, now_ms: int) -> None:
         """Create the record unless a live one exists (absent or past retention). RecordConflict otherwise."""
 
-    def take_over(self, existing: IdempotencyRecord, owner: str, lease_expires_at_ms: int, now_ms: int) -> None:
-        """Own `existing` if it is still RELEASED, or IN_PROGRESS with its lease ended. RecordConflict otherwise."""
+    def take_over(
+        self, existing: IdempotencyRecord, owner: str, lease_expires_at_ms: int, now_ms: int, expires_at: int
+    ) -> None:
+        """Own `existing` if it is still RELEASED, or IN_PROGRESS with its lease ended; renew its retention to
+        `expires_at`. RecordConflict otherwise."""
 
     def complete(self, record_id: str, owner: str, response: StoredResponse, writes: Sequence[Any]) -> None:
         """Mark COMPLETED with the response and apply `writes` in the same transaction, if I still own it."""

@@ -1,0 +1,35 @@
+"""Fixtures of the proof suite, and its hypothesis profiles (applied only to its own state machine)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from tests.proof.rig import Rig, build_rig
+
+# Not loaded globally: other suites (schemathesis) keep their own hypothesis settings.
+# test_interleavings picks one by HYPOTHESIS_PROFILE (default "ci").
+_COMMON: dict[str, Any] = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "print_blob": True}
+settings.register_profile("ci", max_examples=40, stateful_step_count=25, **_COMMON)
+settings.register_profile("long", max_examples=500, stateful_step_count=40, **_COMMON)
+
+
+@pytest.fixture
+def make_rig(dynamodb: Any, settings: Any, tmp_path: Path) -> Iterator[Callable[..., Rig]]:
+    """A Rig around a processor of the test's choosing (the sandbox by default)."""
+    from payments_service.handlers import api
+
+    def make(sandbox: Any = None, wrap_client: Callable[[Any], Any] | None = None) -> Rig:
+        return build_rig(settings, dynamodb.client, tmp_path / "ledger.jsonl", sandbox=sandbox, wrap_client=wrap_client)
+
+    yield make
+    api.use_dependencies(None)
+
+
+@pytest.fixture
+def rig(make_rig: Callable[..., Rig]) -> Rig:
+    return make_rig()

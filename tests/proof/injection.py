@@ -1,0 +1,234 @@
+"""Failure injection at the boundaries of a payment, through the collaborators `dependencies.build` accepts.
+
+Nothing in src/ is patched: the DynamoDB client and the processor are wrapped, so the code under
+test runs unchanged and dies exactly where a real invocation could die.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+from payments_service.domain.processor import Charge, ProcessorUnavailable
+
+
+class Boundary(enum.StrEnum):
+    AFTER_CLAIM = "after_claim"  # the key is ours in DynamoDB (claim or takeover applied)
+    AFTER_CHARGE = "after_charge"  # the processor charged
+    BEFORE_COMMIT = "before_commit"  # the payment + response transaction is about to be sent
+    AFTER_COMMIT = "after_commit"  # the transaction applied; its answer has not reached the caller
+
+
+class Kind(enum.StrEnum):
+    CRASH = "crash"  # an unexpected exception (a bug, the runtime giving up)
+    TRANSIENT = "transient"  # what the SDK raises when a response is lost: the effect is unknown
+
+
+class InjectedCrash(Exception):
+    """Raised where an invocation dies in-process."""
+
+
+def transient_error(boundary: Boundary) -> Exception:
+    """The exception a lost round trip produces at `boundary` (classified transient by the service)."""
+    if boundary is Boundary.AFTER_CHARGE:
+        return ProcessorUnavailable("injected: processor answer lost")
+    lost: Exception
+    if boundary is Boundary.BEFORE_COMMIT:
+        lost = EndpointConnectionError(endpoint_url="http://127.0.0.1")  # never sent
+    else:
+        lost = ReadTimeoutError(endpoint_url="http://127.0.0.1")  # sent and applied, answer lost
+    return lost
+
+
+class CrashPlan:
+    """One armed failure: fires on the next pass through its boundary, then disarms (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed: tuple[Boundary, Callable[[], None]] | None = None
+        self.fired: list[Boundary] = []
+
+    def arm(self, boundary: Boundary, fail: Callable[[], None]) -> None:
+        with self._lock:
+            self._armed = (boundary, fail)
+
+    def arm_exception(self, boundary: Boundary, kind: Kind = Kind.CRASH) -> None:
+        def fail() -> None:
+            if kind is Kind.CRASH:
+                raise InjectedCrash(f"injected crash {boundary}")
+            raise transient_error(boundary)
+
+        self.arm(boundary, fail)
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._armed = None
+
+    def reached(self, boundary: Boundary) -> None:
+        with self._lock:
+            if self._armed is None or self._armed[0] is not boundary:
+                return
+            fail = self._armed[1]
+            self._armed = None
+            self.fired.append(boundary)
+        fail()
+
+
+def is_takeover(kwargs: dict[str, Any]) -> bool:
+    # The DAL's takeover is the only UpdateItem that sets a lease; release and decline-completion do not.
+    return "#lease = :lease" in str(kwargs.get("UpdateExpression", ""))
+
+
+def is_completion(kwargs: dict[str, Any]) -> bool:
+    # The DAL marks a key COMPLETED with :completed; only a response without business writes goes alone.
+    return ":completed" in (kwargs.get("ExpressionAttributeValues") or {})
+
+
+class CrashingClient:
+    """A boto3 DynamoDB client that reports claims and commits to a CrashPlan around the real calls."""
+
+    def __init__(self, inner: Any, plan: CrashPlan) -> None:
+        self._inner = inner
+        self._plan = plan
+
+    def put_item(self, **kwargs: Any) -> Any:
+        result = self._inner.put_item(**kwargs)  # raises on a conditional failure: no claim, no crash
+        self._plan.reached(Boundary.AFTER_CLAIM)
+        return result
+
+    def update_item(self, **kwargs: Any) -> Any:
+        completes = is_completion(kwargs)  # a decline is committed by a single UpdateItem
+        if completes:
+            self._plan.reached(Boundary.BEFORE_COMMIT)
+        result = self._inner.update_item(**kwargs)
+        if is_takeover(kwargs):
+            self._plan.reached(Boundary.AFTER_CLAIM)
+        if completes:
+            self._plan.reached(Boundary.AFTER_COMMIT)
+        return result
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self._plan.reached(Boundary.BEFORE_COMMIT)
+        result = self._inner.transact_write_items(**kwargs)
+        self._plan.reached(Boundary.AFTER_COMMIT)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class CrashingProcessor:
+    """A processor that reports every successful charge to a CrashPlan."""
+
+    def __init__(self, inner: Any, plan: CrashPlan) -> None:
+        self._inner = inner
+        self._plan = plan
+
+    def charge(self, *, reference: str, amount: int, currency: str, source: str) -> Charge:
+        charge: Charge = self._inner.charge(reference=reference, amount=amount, currency=currency, source=source)
+        self._plan.reached(Boundary.AFTER_CHARGE)
+        return charge
+
+
+class Ledger:
+    """Every charge the processor made, from any process: (reference, charge id) appended to a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def record(self, reference: str, charge_id: str) -> None:
+        line = json.dumps({"reference": reference, "charge": charge_id}) + "\n"
+        with self._lock, self.path.open("a") as handle:  # closed at once: survives an os._exit right after
+            handle.write(line)
+
+    def entries(self) -> list[dict[str, str]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+
+    def references(self) -> set[str]:
+        return {e["reference"] for e in self.entries()}
+
+    def charge_ids(self) -> set[str]:
+        return {e["charge"] for e in self.entries()}
+
+
+class LedgerProcessor:
+    """Records each successful charge in a Ledger, then returns it."""
+
+    def __init__(self, inner: Any, ledger: Ledger) -> None:
+        self._inner = inner
+        self._ledger = ledger
+
+    def charge(self, *, reference: str, amount: int, currency: str, source: str) -> Charge:
+        charge: Charge = self._inner.charge(reference=reference, amount=amount, currency=currency, source=source)
+        self._ledger.record(reference, charge.id)
+        return charge
+
+
+class Gate:
+    def __init__(self) -> None:
+        self.entered = threading.Event()  # the charge call has arrived and is held
+        self.resume = threading.Event()  # the test lets it go on
+
+
+class GatedProcessor:
+    """Holds the first len(gates) charges, each at its own gate: invocations that stall (past their lease).
+
+    `then_raise[i]` makes the i-th call raise after the real charge, when released.
+    """
+
+    def __init__(self, inner: Any, gates: int, then_raise: dict[int, Exception] | None = None) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self._calls = 0
+        self.gates = [Gate() for _ in range(gates)]
+        self._then_raise = then_raise or {}
+
+    def charge(self, *, reference: str, amount: int, currency: str, source: str) -> Charge:
+        with self._lock:
+            index, self._calls = self._calls, self._calls + 1
+        if index < len(self.gates):
+            gate = self.gates[index]
+            gate.entered.set()
+            if not gate.resume.wait(30):
+                raise TimeoutError("the test never resumed a held charge")
+        charge: Charge = self._inner.charge(reference=reference, amount=amount, currency=currency, source=source)
+        if index in self._then_raise:
+            raise self._then_raise[index]
+        return charge
+
+
+class SdkRetriesAfterLostAnswer:
+    """A boto3 client whose next `operation` call applies, loses its answer, and is sent again by the SDK.
+
+    That is botocore's own retry after a read timeout: the identical request a second time, whose
+    answer (often a ConditionalCheckFailed against our own write) is what the caller sees.
+    """
+
+    def __init__(self, inner: Any, operation: str, when: Callable[[dict[str, Any]], bool] = lambda _: True) -> None:
+        self._inner = inner
+        self._operation = operation
+        self._when = when
+        self.echoed = 0
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._inner, name)
+        if name != self._operation:
+            return real
+
+        def twice(**kwargs: Any) -> Any:
+            if self.echoed or not self._when(kwargs):
+                return real(**kwargs)
+            self.echoed += 1
+            real(**kwargs)  # applied; the answer never arrives
+            return real(**kwargs)
+
+        return twice
