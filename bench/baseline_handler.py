@@ -1,11 +1,14 @@
-"""The baseline: the same payments API as a user would build it with Powertools' idempotency utility alone.
+"""The "minimal" baseline: the same payments API on Powertools' idempotency utility, with nothing else around it.
 
 Powertools claims the key with a conditional PutItem, the handler writes the payment with its own
 PutItem, then Powertools records the response with an UpdateItem: 3 round trips, and not atomic
 (a crash between the last two leaves a payment whose response was never recorded; the retry runs
-the handler again). Everything else matches ours so the comparison isolates the idempotency design:
-same request model, same SandboxProcessor, same payment item (to_item), same 201 response, one log
-line and one metric per POST, key scoped by caller.
+the handler again). Same request model, SandboxProcessor, payment item (to_item) and 201 response as
+ours, one log line and one metric per POST, key scoped by caller.
+
+It routes by hand and validates the body with the model directly: no routing framework, no validation
+middleware, no tracer. That makes it the lower bound of a Powertools-based handler rather than what a
+user would typically build; bench/baseline_app.py is that, and the targets are judged against it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Cold starts in fresh subprocesses, interleaved ours/baseline, against the same embedded DynamoDB."""
+"""Cold starts in fresh subprocesses, interleaved ours/app/minimal, against the same embedded DynamoDB."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ from .scenarios import Requests
 from .stats import ratio
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = {"ours": "payments_service.handlers.api", "baseline": "bench.baseline_handler"}
+MODULES = {"ours": "payments_service.handlers.api", "app": "bench.baseline_app", "minimal": "bench.baseline_handler"}
+BASELINES = ("app", "minimal")
+# Not an implementation: only the work all three share (boto3 client, pydantic model, one PutItem), for scale.
+FLOOR = {"floor": "bench.coldstart_floor"}
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -33,7 +36,8 @@ def _spawn(impl: str, req: Requests, workdir: Path, env: dict[str, str], flags: 
     event_path, result_path = workdir / f"{impl}-event.json", workdir / f"{impl}-result.json"
     event_path.write_text(json.dumps(req.post(req.new_key())))
     result_path.unlink(missing_ok=True)
-    command = [sys.executable, *flags, "-m", "bench.coldstart_child", MODULES[impl], str(event_path), str(result_path)]
+    module = {**MODULES, **FLOOR}[impl]
+    command = [sys.executable, *flags, "-m", "bench.coldstart_child", module, str(event_path), str(result_path)]
     spawned, started = time.time(), time.perf_counter()
     finished = subprocess.run(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
@@ -53,15 +57,17 @@ def _spawn(impl: str, req: Requests, workdir: Path, env: dict[str, str], flags: 
 
 
 def measure(req: Requests, runs: int, *, without_bytecode: bool = False) -> dict[str, Any]:
-    """Median of `runs` fresh processes per implementation, alternating which starts first."""
+    """Median of `runs` fresh processes per implementation, rotating which starts first."""
     samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
         workdir = Path(tmp)
         env = _bytecode_free_env(workdir) if without_bytecode else _env()
-        for impl in MODULES:  # unrecorded: writes any missing bytecode, warms the OS file cache
+        names = [*MODULES, *FLOOR]
+        for impl in names:  # unrecorded: writes any missing bytecode, warms the OS file cache
             _spawn(impl, req, workdir, env)
         for run in range(runs):
-            for impl in ("ours", "baseline") if run % 2 == 0 else ("baseline", "ours"):
+            start = run % len(names)
+            for impl in [*names[start:], *names[:start]]:
                 sample = _spawn(impl, req, workdir, env)
                 sample.pop("stderr")
                 samples[impl].append(sample)
@@ -74,14 +80,18 @@ def measure(req: Requests, runs: int, *, without_bytecode: bool = False) -> dict
         result[impl]["modules"] = items[0]["modules"]
         result[impl]["total_ms_samples"] = [round(s["total_ms"], 2) for s in items]
     result["ratio"] = {
-        field: ratio(result["ours"][f"{field}_median"], result["baseline"][f"{field}_median"])
-        for field in ("import_ms", "total_ms", "cold_ms")
+        baseline: {
+            field: ratio(result["ours"][f"{field}_median"], result[baseline][f"{field}_median"])
+            for field in ("import_ms", "total_ms", "cold_ms")
+        }
+        for baseline in BASELINES
     }
     return result
 
 
 def _bytecode_free_env(workdir: Path) -> dict[str, str]:
-    """Like the artifact (built with --no-compile; /var/task is read-only): shipped modules compile every time.
+    """Like an artifact built without .pyc (no Python 3.13 at build time; /var/task is read-only): every
+    shipped module compiles at every cold start.
 
     A private pycache prefix is warmed once, then stripped of everything the artifact ships (our code and
     the site-packages but the boto3 family the runtime provides), so the stdlib keeps its bytecode.
@@ -89,7 +99,7 @@ def _bytecode_free_env(workdir: Path) -> dict[str, str]:
     prefix = workdir / "pycache"
     warm = _env({"PYTHONPYCACHEPREFIX": str(prefix)})
     req = Requests("warm")
-    for impl in MODULES:
+    for impl in [*MODULES, *FLOOR]:
         _spawn(impl, req, workdir, warm)
     # The prefix mirrors source paths: /x/y.py -> <prefix>/x/y.cpython-311.pyc
     runtime_provided = {"boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six"}
@@ -111,7 +121,7 @@ def import_profile(req: Requests, top: int = 8) -> dict[str, list[tuple[str, flo
     """`python -X importtime`, self time summed by top-level package: where a cold start goes."""
     profile: dict[str, list[tuple[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-importtime-") as tmp:
-        for impl in MODULES:
+        for impl, module in MODULES.items():
             stderr = _spawn(impl, req, Path(tmp), _env(), flags=("-X", "importtime"))["stderr"]
             by_package: dict[str, float] = defaultdict(float)
             for line in stderr.splitlines():
@@ -119,8 +129,8 @@ def import_profile(req: Requests, top: int = 8) -> dict[str, list[tuple[str, flo
                     continue
                 self_us, _cumulative, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
                 package = name.split(".")[0]
-                if package == "bench":  # the baseline's module-level code, which builds its boto3 client
-                    package = "bench.baseline_handler (module code: builds its client)"
+                if name == module and package == "bench":  # a baseline's module code, which builds its client
+                    package = f"{module} (module code: builds its client)"
                 by_package[package] += int(self_us) / 1000
             ranked = sorted(by_package.items(), key=lambda item: -item[1])
             profile[impl] = [(name, round(ms, 1)) for name, ms in ranked[:top]]

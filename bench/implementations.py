@@ -1,4 +1,4 @@
-"""Ours and the baseline, wired to counted clients and a gated sandbox processor. Import after the env is set."""
+"""Ours and the two baselines, wired to counted clients and a gated sandbox processor. Import after the env is set."""
 
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ import os
 from .scenarios import CallLog, Gate, Impl
 
 REPLAY_CACHE_SIZE = 10_000
+# The order of the columns everywhere: ours, then the baseline the targets are judged against, then the lower bound.
+NAMES = ("ours", "app", "minimal")
+TITLES = {
+    "ours": "ours",
+    "app": "Powertools app baseline",
+    "minimal": "minimal baseline",
+}
 
 
 def build(calls: CallLog, gate: Gate) -> tuple[list[Impl], list[Impl]]:
-    """(plain, replay-cache-on) pairs of [ours, baseline]."""
+    """(plain, replay-cache-on) lists of [ours, app, minimal]."""
     import boto3
 
     from payments_service.dal.clients import dynamodb_client
@@ -18,28 +25,41 @@ def build(calls: CallLog, gate: Gate) -> tuple[list[Impl], list[Impl]]:
     from payments_service.handlers import api, dependencies
     from payments_service.models.settings import Settings
 
-    from . import baseline_handler
+    from . import baseline_app, baseline_handler
+
+    def processor() -> SandboxProcessor:
+        return SandboxProcessor(slow_seconds=30, sleep=gate)
 
     # Ours: the real handler and its real process-wide client; only the processor is the bench's.
     calls.attach(dynamodb_client(), "ours")
-    ours_deps = dependencies.build(api.settings, processor=SandboxProcessor(slow_seconds=30, sleep=gate))
+    ours_deps = dependencies.build(api.settings, processor=processor())
     cached_settings = Settings.from_env({**os.environ, "IDEMPOTENCY_REPLAY_CACHE_SIZE": str(REPLAY_CACHE_SIZE)})
-    cached_deps = dependencies.build(cached_settings, processor=SandboxProcessor(slow_seconds=30, sleep=gate))
-
-    # Baseline: one default boto3 client, as a user's module would create it.
-    baseline_client = boto3.client("dynamodb")
-    calls.attach(baseline_client, "baseline")
-
-    def baseline(use_local_cache: bool) -> Impl:
-        handler = baseline_handler.build(
-            idempotency_table=os.environ["BASELINE_IDEMPOTENCY_TABLE_NAME"],
-            payments_table=os.environ["PAYMENTS_TABLE_NAME"],
-            client=baseline_client,
-            processor=SandboxProcessor(slow_seconds=30, sleep=gate),
-            use_local_cache=use_local_cache,
-        )
-        return Impl("baseline_cached" if use_local_cache else "baseline", handler, calls)
-
+    cached_deps = dependencies.build(cached_settings, processor=processor())
     ours = Impl("ours", api.lambda_handler, calls, before=lambda: api.use_dependencies(ours_deps))
     ours_cached = Impl("ours_cached", api.lambda_handler, calls, before=lambda: api.use_dependencies(cached_deps))
-    return [ours, baseline(False)], [ours_cached, baseline(True)]
+
+    # Baselines: one default boto3 client each, as a user's module would create it. Both use the
+    # Powertools idempotency table (their keys never collide: Powertools prefixes them with the function).
+    tables = {
+        "idempotency_table": os.environ["BASELINE_IDEMPOTENCY_TABLE_NAME"],
+        "payments_table": os.environ["PAYMENTS_TABLE_NAME"],
+    }
+    baselines: dict[str, list[Impl]] = {}
+    for name, module in (("app", baseline_app), ("minimal", baseline_handler)):
+        client = boto3.client("dynamodb")
+        calls.attach(client, name)
+        baselines[name] = [
+            Impl(
+                f"{name}_cached" if cached else name,
+                module.build(**tables, client=client, processor=processor(), use_local_cache=cached),
+                calls,
+                # Powertools stores the recorded response with sorted keys: a replay is the same JSON, but the
+                # free-form `metadata` object comes back with its keys sorted. The minimal baseline records the
+                # whole API Gateway response, body as a string, so its replays are byte for byte.
+                byte_identical_replays=name != "app",
+            )
+            for cached in (False, True)
+        ]
+    plain = [ours, baselines["app"][0], baselines["minimal"][0]]
+    cached_impls = [ours_cached, baselines["app"][1], baselines["minimal"][1]]
+    return plain, cached_impls

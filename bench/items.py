@@ -24,12 +24,14 @@ def item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
 
-def largest_items(client: Any, tables: dict[str, str]) -> dict[str, int]:
-    """Largest item per table (bytes), scanning what the run stored."""
+def largest_items(client: Any, tables: dict[str, tuple[str, str]]) -> dict[str, int]:
+    """Largest item per label (bytes), scanning what the run stored: label -> (table, `id` substring, "" = any)."""
     sizes: dict[str, int] = {}
-    for label, table in tables.items():
+    for label, (table, marker) in tables.items():
         largest = 0
         for page in client.get_paginator("scan").paginate(TableName=table):
-            largest = max([largest, *(item_size(item) for item in page["Items"])])
+            for item in page["Items"]:
+                if marker in item.get("id", {}).get("S", ""):
+                    largest = max(largest, item_size(item))
         sizes[label] = largest
     return sizes
