@@ -59,6 +59,17 @@ def visa(amount: int = 1000, **extra: Any) -> dict[str, Any]:
     return {"amount": amount, "currency": "USD", "source": "tok_visa", **extra}
 
 
+def payments_of(client: Any, table: str, merchant: str) -> list[dict[str, Any]]:
+    """Every payment item the merchant has in the payments table."""
+    items = client.scan(
+        TableName=table,
+        FilterExpression="merchant_id = :m",
+        ExpressionAttributeValues={":m": {"S": merchant}},
+        ConsistentRead=True,
+    )["Items"]
+    return list(items)
+
+
 class FakeClock:
     """A clock tests move by hand (leases, retention)."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import payment_event, unique, visa
+from tests.support import payment_event, payments_of, unique, visa
 
 THREADS = 24
 
@@ -38,11 +38,6 @@ def test_concurrent_duplicates_charge_once_and_agree(
     assert {r["body"] for r in created} == {originals[0]["body"]}, "every replay is byte-identical"
     for conflict in (r for r in responses if r["statusCode"] == 409):
         assert int(conflict["multiValueHeaders"]["Retry-After"][0]) >= 1
-    payments = dynamodb.client.scan(
-        TableName=settings.payments_table,
-        FilterExpression="merchant_id = :m",
-        ExpressionAttributeValues={":m": {"S": merchant}},
-        ConsistentRead=True,
-    )["Items"]
+    payments = payments_of(dynamodb.client, settings.payments_table, merchant)
     assert [p["payment_id"]["S"] for p in payments] == [json.loads(originals[0]["body"])["id"]]
     assert len(processor.charges) == 1

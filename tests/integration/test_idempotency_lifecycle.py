@@ -16,7 +16,7 @@ from payments_service.idempotency.records import IdempotencyRecord, Status, Stor
 from payments_service.idempotency.service import Completion, IdempotentExecutor, IdempotentRequest
 from payments_service.idempotency.store import RecordConflict
 from payments_service.models.payments import CreatePaymentRequest
-from tests.support import FakeContext, get_event, payment_event, unique, visa
+from tests.support import FakeContext, get_event, payment_event, payments_of, unique, visa
 
 
 def _merchant() -> str:
@@ -28,16 +28,6 @@ def _item(dynamodb: Any, settings: Any, merchant: str, key: str) -> Any:
         TableName=settings.idempotency_table, Key={"id": {"S": record_id(merchant, key)}}, ConsistentRead=True
     )
     return from_item(got.get("Item"))
-
-
-def _payments_of(dynamodb: Any, settings: Any, merchant: str) -> list[dict[str, Any]]:
-    items = dynamodb.client.scan(
-        TableName=settings.payments_table,
-        FilterExpression="merchant_id = :m",
-        ExpressionAttributeValues={":m": {"S": merchant}},
-        ConsistentRead=True,
-    )["Items"]
-    return list(items)
 
 
 def _calls(dynamodb: Any, action: Any) -> tuple[Any, list[str]]:
@@ -94,7 +84,7 @@ def test_a_crashed_invocation_is_taken_over_after_its_lease(
     late = invoke(event)
     assert late["statusCode"] == 201
     assert list(processor.charges) == [crashed.processor_reference]
-    assert len(_payments_of(dynamodb, settings, merchant)) == 1
+    assert len(payments_of(dynamodb.client, settings.payments_table, merchant)) == 1
     assert _item(dynamodb, settings, merchant, key).status is Status.COMPLETED
     assert invoke(event)["body"] == late["body"]
 
