@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from . import template
 
@@ -28,7 +29,8 @@ def match_route(method: str, path: str) -> tuple[str | None, dict[str, str] | No
         if found:
             path_known = True
             if route.method == method.upper():
-                return route.path, found.groupdict() or None, True
+                # API Gateway hands path parameters over URL-decoded.
+                return route.path, {k: unquote(v) for k, v in found.groupdict().items()} or None, True
     return None, None, path_known
 
 

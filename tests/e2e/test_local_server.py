@@ -113,3 +113,11 @@ def test_one_log_line_per_request(local_server: LocalServer) -> None:
     lines = local_server.log.read_text().splitlines()  # type: ignore[attr-defined]
     assert any(line.startswith("POST /payments 201 ") and line.endswith("ms") for line in lines)
     assert any(line.startswith("POST /payments 201 ") and line.endswith("replayed") for line in lines)
+
+
+def test_path_parameters_arrive_url_decoded_as_api_gateway_sends_them(local_server: LocalServer) -> None:
+    status, _, body = post(local_server, unique("k"), visa())
+    assert status == 201
+    payment_id = json.loads(body)["id"]
+    encoded = payment_id.replace("_", "%5F")
+    assert request(local_server, "GET", f"/payments/{encoded}")[0] == 200
