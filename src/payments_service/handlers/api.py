@@ -113,6 +113,8 @@ def post_payment() -> Response[str]:
 
 @app.get("/payments/<payment_id>", **GET_PAYMENT_DOC)
 def get_payment(payment_id: str) -> Response[str]:
+    # API Gateway hands pathParameters over URL-decoded; the resolver's capture comes from the raw path.
+    payment_id = (app.current_event.path_parameters or {}).get("payment_id", payment_id)
     merchant = merchant_id(app.current_event.raw_event)
     found = deps().payments.find(merchant, payment_id) if Payment.ID_PATTERN.match(payment_id) else None
     if found is None:
