@@ -38,7 +38,7 @@ invoke: $(STAMP)  ## `sam local invoke -e $(EVENT)` without Docker
 dynamodb: $(STAMP)  ## only the embedded DynamoDB (with tables), for `sam local ... --env-vars env.json`
 	$(PY) -m local.embedded_dynamodb --port $(DYNAMODB_PORT) --create-tables
 
-test: lint check-build test-python bench-smoke  ## everything CI runs
+test: lint check-build bench-smoke test-python  ## everything CI runs (pytest last: its summary closes the log)
 
 lint: lint-code lint-template
 
