@@ -33,6 +33,13 @@ class Dependencies:
         self.client()
 
 
+def _processor_from(settings: Settings) -> PaymentProcessor:
+    """The processor PAYMENT_PROCESSOR names; Settings only admits the ones implemented."""
+    if settings.processor == "sandbox":
+        return SandboxProcessor(slow_seconds=settings.sandbox_slow_seconds)
+    raise ValueError(f"no payment processor {settings.processor!r}")
+
+
 def build(
     settings: Settings,
     *,
@@ -51,5 +58,5 @@ def build(
         clock=clock,
         cache=cache,
     )
-    processor = processor or SandboxProcessor(slow_seconds=settings.sandbox_slow_seconds)
+    processor = processor or _processor_from(settings)
     return Dependencies(settings, executor, PaymentService(processor, table, clock), table, client)
