@@ -77,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         plan = Plan(**{**plan.__dict__, "iterations": args.iterations})
     mode = "smoke" if args.smoke else "full"
     out = _console()
-    sys.path.insert(0, str(ROOT / "src"))
     try:
         results = run(plan, mode, out)
     except Exception as error:  # the run did not work: say why, exit non-zero

@@ -52,12 +52,16 @@ from payments_service.domain.processor import (
     InvalidPaymentSource,
     PaymentProcessor,
     ProcessorUnavailable,
-    SandboxProcessor,
 )
-from payments_service.handlers.problems import problem, retry_after
+from payments_service.handlers.problems import PROBLEM_JSON, problem_body, retry_after
 from payments_service.models.payments import CreatePaymentRequest, Payment, StoredPayment
+from payments_service.processors.sandbox import SandboxProcessor
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def problem(slug: str, status: int, detail: str, headers: dict[str, str] | None = None, **ext: Any) -> Response[str]:
+    return Response(status, PROBLEM_JSON, problem_body(slug, status, detail, **ext), headers or {})
 
 
 class PaymentIntent(BaseModel):

@@ -39,9 +39,9 @@ from payments_service.domain.processor import (
     InvalidPaymentSource,
     PaymentProcessor,
     ProcessorUnavailable,
-    SandboxProcessor,
 )
 from payments_service.models.payments import CreatePaymentRequest, Payment, StoredPayment
+from payments_service.processors.sandbox import SandboxProcessor
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

@@ -20,10 +20,11 @@ def build(calls: CallLog, gate: Gate) -> tuple[list[Impl], list[Impl]]:
     """(plain, replay-cache-on) lists of [ours, app, minimal]."""
     import boto3
 
+    from payments_service import bootstrap
     from payments_service.dal.clients import dynamodb_client
-    from payments_service.domain.processor import SandboxProcessor
-    from payments_service.handlers import api, dependencies
+    from payments_service.handlers import api
     from payments_service.models.settings import Settings
+    from payments_service.processors.sandbox import SandboxProcessor
 
     from . import baseline_app, baseline_handler
 
@@ -32,11 +33,11 @@ def build(calls: CallLog, gate: Gate) -> tuple[list[Impl], list[Impl]]:
 
     # Ours: the real handler and its real process-wide client; only the processor is the bench's.
     calls.attach(dynamodb_client(), "ours")
-    ours_deps = dependencies.build(api.settings, processor=processor())
+    ours_deps = bootstrap.build(bootstrap.settings(), processor=processor())
     cached_settings = Settings.from_env({**os.environ, "IDEMPOTENCY_REPLAY_CACHE_SIZE": str(REPLAY_CACHE_SIZE)})
-    cached_deps = dependencies.build(cached_settings, processor=processor())
-    ours = Impl("ours", api.lambda_handler, calls, before=lambda: api.use_dependencies(ours_deps))
-    ours_cached = Impl("ours_cached", api.lambda_handler, calls, before=lambda: api.use_dependencies(cached_deps))
+    cached_deps = bootstrap.build(cached_settings, processor=processor())
+    ours = Impl("ours", api.lambda_handler, calls, before=lambda: bootstrap.use(ours_deps))
+    ours_cached = Impl("ours_cached", api.lambda_handler, calls, before=lambda: bootstrap.use(cached_deps))
 
     # Baselines: one default boto3 client each, as a user's module would create it. Both use the
     # Powertools idempotency table (their keys never collide: Powertools prefixes them with the function).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -49,9 +48,6 @@ class LocalRuntime:
         self.table_names = create_tables(client)
         os.environ.update(local_environment(self.dynamodb.endpoint, self.table_names))
         os.environ.update(self._overrides)
-        code_uri = str(template.code_uri())
-        if code_uri not in sys.path:
-            sys.path.insert(0, code_uri)
         module_name, function_name = template.handler_path().rsplit(".", 1)
         self.handler = getattr(importlib.import_module(module_name), function_name)
         return self

@@ -57,7 +57,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def processor() -> Any:
-    from payments_service.domain.processor import SandboxProcessor
+    from payments_service.processors.sandbox import SandboxProcessor
 
     return SandboxProcessor(slow_seconds=0.3)
 
@@ -71,21 +71,22 @@ def settings(dynamodb: EmbeddedDynamoDB) -> Any:
 
 @pytest.fixture
 def deps(settings: Any, processor: Any, clock: FakeClock) -> Any:
-    from payments_service.handlers import dependencies
+    from payments_service import bootstrap
 
-    return dependencies.build(settings, processor=processor, clock=clock)
+    return bootstrap.build(settings, processor=processor, clock=clock)
 
 
 @pytest.fixture
 def invoke(deps: Any) -> Iterator[Callable[..., dict[str, Any]]]:
     """Call the real Lambda handler with an event, using this test's collaborators."""
+    from payments_service import bootstrap
     from payments_service.handlers import api
 
-    api.use_dependencies(deps)
+    bootstrap.use(deps)
 
     def call(event: dict[str, Any], remaining_ms: int = 20_000) -> dict[str, Any]:
         with contextlib.redirect_stdout(io.StringIO()):  # Powertools logs and EMF metrics
             return api.lambda_handler(event, FakeContext(remaining_ms))
 
     yield call
-    api.use_dependencies(None)
+    bootstrap.use(None)

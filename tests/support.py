@@ -70,6 +70,18 @@ def payments_of(client: Any, table: str, merchant: str) -> list[dict[str, Any]]:
     return list(items)
 
 
+def recorded_body(record: Any) -> str | None:
+    """The body a completed key replays, rendered from what it recorded (None if nothing is recorded)."""
+    from payments_service.handlers.payment_responses import payment_response
+    from payments_service.logic.create_payment import PaymentResult
+    from payments_service.models.payments import RecordedPayment
+
+    if record is None or record.result is None:
+        return None
+    recorded = RecordedPayment.model_validate_json(record.result)
+    return str(payment_response(PaymentResult(recorded, replayed=True), base_path="").body)
+
+
 class FakeClock:
     """A clock tests move by hand (leases, retention)."""
 

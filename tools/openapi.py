@@ -1,11 +1,11 @@
 """`make openapi`: print the OpenAPI document Powertools derives from the handler's routes and models.
 
 The Lambda's resolver runs without Powertools' validation middleware (cold start), so its routes
-take no typed parameters. Here the same routes, with the same documentation (api.*_DOC) and the same
+take no typed parameters. Here the same routes, with the same documentation (handlers/api_docs.py) and the same
 pydantic models, are declared with typed signatures on a documentation-only resolver.
 The committed openapi.json is this output; tests/hostile/test_openapi.py fails when they drift apart.
 Two things the resolver cannot say are added here, from the code that owns them:
-- the Idempotency-Key header, which the route reads itself (idempotency.keys) instead of declaring it;
+- the Idempotency-Key header, which the route reads itself (handlers/idempotency_key.py) instead of declaring it;
 - no 422 "HTTPValidationError": the resolver maps every validation error to a 400 problem instead.
 """
 
@@ -14,8 +14,6 @@ import json
 import os
 import sys
 from typing import Any
-
-from local import template
 
 TITLE = "idempotent-payments"
 VERSION = "1.0.0"
@@ -43,24 +41,21 @@ _DUMMY_ENV = {
 _VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
-def _import_handler() -> Any:
+def _import_docs() -> Any:
     for name, value in _DUMMY_ENV.items():
         os.environ.setdefault(name, value)
-    code_uri = str(template.code_uri())
-    if code_uri not in sys.path:
-        sys.path.insert(0, code_uri)
     # Importing the handler creates no boto3 client (dependencies are built on the first request).
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the document alone
-        from payments_service.handlers import api
-    return api
+        from payments_service.handlers import api_docs
+    return api_docs
 
 
 def idempotency_key_parameter() -> dict[str, Any]:
-    """The header as idempotency.keys parses it, in JSON Schema (ECMA-262 regex) terms."""
+    """The header as idempotency.keys validates it, in JSON Schema (ECMA-262 regex) terms."""
     from payments_service.idempotency import keys
 
     # The one definition of a key, unanchored: Python's `^...$` / `\A...\Z` become an ECMA-262 `^(?:...)$`.
-    token = keys._KEY_CHARS.pattern.removeprefix("^").removeprefix("\\A").removesuffix("$").removesuffix("\\Z")
+    token = keys.KEY_PATTERN.pattern.removeprefix("^").removeprefix("\\A").removesuffix("$").removesuffix("\\Z")
     return {
         "name": "Idempotency-Key",
         "in": "header",
@@ -75,7 +70,7 @@ def idempotency_key_parameter() -> dict[str, Any]:
     }
 
 
-def _documentation_resolver(api: Any) -> Any:
+def _documentation_resolver(docs: Any) -> Any:
     """The handler's routes with typed signatures, for Powertools' OpenAPI generator only."""
     from typing import Annotated
 
@@ -86,11 +81,11 @@ def _documentation_resolver(api: Any) -> Any:
 
     doc = APIGatewayRestResolver(enable_validation=True)
 
-    @doc.post("/payments", **api.CREATE_PAYMENT_DOC)
+    @doc.post("/payments", **docs.CREATE_PAYMENT_DOC)
     def post_payment(payment: Annotated[CreatePaymentRequest, Body()]) -> Response[str]:
         raise NotImplementedError  # documentation only
 
-    @doc.get("/payments/<payment_id>", **api.GET_PAYMENT_DOC)
+    @doc.get("/payments/<payment_id>", **docs.GET_PAYMENT_DOC)
     def get_payment(
         payment_id: Annotated[str, Path(description="pay_ followed by 24 hex digits")],
     ) -> Response[str]:
@@ -102,7 +97,7 @@ def _documentation_resolver(api: Any) -> Any:
 def _generated() -> dict[str, Any]:
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 
-    api = _import_handler()
+    docs = _import_docs()
     sigv4 = APIKey.model_validate(
         {
             "type": "apiKey",
@@ -112,7 +107,7 @@ def _generated() -> dict[str, Any]:
             "x-amazon-apigateway-authtype": "awsSigv4",
         }
     )
-    text = _documentation_resolver(api).get_openapi_json_schema(
+    text = _documentation_resolver(docs).get_openapi_json_schema(
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
 from local import template
-from payments_service.idempotency.keys import InvalidKey, parse_key
+from payments_service.handlers.idempotency_key import parse_key
+from payments_service.idempotency.keys import InvalidKey
 from tools import openapi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +115,7 @@ def _documented_key_schema() -> Any:
 
 def _accepted(value: str) -> bool:
     try:
-        parse_key({"Idempotency-Key": value}, None)
+        parse_key({"headers": {"Idempotency-Key": value}})
     except InvalidKey:
         return False
     return True

@@ -10,11 +10,16 @@ import pytest
 
 from payments_service.dal.clients import dynamodb_client
 from payments_service.dal.idempotency_table import DynamoDBIdempotencyStore, from_item
-from payments_service.idempotency.fingerprint import fingerprint
+from payments_service.idempotency import (
+    Completion,
+    IdempotencyEngine,
+    IdempotencyRecord,
+    IdempotentRequest,
+    RecordConflict,
+    Status,
+)
 from payments_service.idempotency.keys import record_id
-from payments_service.idempotency.records import IdempotencyRecord, Status, StoredResponse
-from payments_service.idempotency.service import Completion, IdempotentExecutor, IdempotentRequest
-from payments_service.idempotency.store import RecordConflict
+from payments_service.logic.create_payment import idempotent_request
 from payments_service.models.payments import CreatePaymentRequest
 from tests.support import FakeContext, get_event, payment_event, payments_of, unique, visa
 
@@ -67,8 +72,8 @@ def test_a_crashed_invocation_is_taken_over_after_its_lease(
     crashed = IdempotencyRecord(
         record_id=record_id(merchant, key),
         status=Status.IN_PROGRESS,
-        fingerprint=fingerprint("POST", "/payments", CreatePaymentRequest.model_validate(body).model_dump(mode="json")),
-        processor_reference=unique("ref"),
+        fingerprint=idempotent_request(merchant, key, CreatePaymentRequest.model_validate(body)).fingerprint,
+        reference=unique("ref"),
         expires_at=now // 1000 + settings.retention_seconds,
         owner="dead-owner",
         lease_expires_at_ms=now + 5_000,
@@ -83,7 +88,7 @@ def test_a_crashed_invocation_is_taken_over_after_its_lease(
     clock.advance(5_001)
     late = invoke(event)
     assert late["statusCode"] == 201
-    assert list(processor.charges) == [crashed.processor_reference]
+    assert list(processor.charges) == [crashed.reference]
     assert len(payments_of(dynamodb.client, settings.payments_table, merchant)) == 1
     assert _item(dynamodb, settings, merchant, key).status is Status.COMPLETED
     assert invoke(event)["body"] == late["body"]
@@ -102,13 +107,13 @@ def test_an_expired_key_behaves_as_new(invoke: Any, dynamodb: Any, settings: Any
     assert invoke(payment_event(key, visa(77), merchant=merchant))["statusCode"] == 201
 
 
-def _executor(store: Any, clock: Any) -> IdempotentExecutor:
-    return IdempotentExecutor(store, retention_seconds=3600, lease_margin_ms=0, default_lease_ms=2_000, clock=clock)
+def _executor(store: Any, clock: Any) -> IdempotencyEngine:
+    return IdempotencyEngine(store, retention_seconds=3600, lease_margin_ms=0, default_lease_ms=2_000, clock=clock)
 
 
 def test_a_stale_owner_can_neither_complete_nor_release(dynamodb: Any, settings: Any, clock: Any) -> None:
     store = DynamoDBIdempotencyStore(dynamodb_client, settings.idempotency_table)
-    request = IdempotentRequest(scope=unique("scope"), key=unique("k"), fingerprint="fp")
+    request = IdempotentRequest(scope=unique("scope"), key=unique("k"), operation="test.op", payload="{}")
     a_holds, a_resume = threading.Event(), threading.Event()
     a_claim: list[Any] = []
     answers: dict[str, Any] = {}
@@ -117,22 +122,20 @@ def test_a_stale_owner_can_neither_complete_nor_release(dynamodb: Any, settings:
         a_claim.append(claim)
         a_holds.set()
         assert a_resume.wait(10)
-        return Completion(StoredResponse(status_code=201, body='{"by":"A"}'))
+        return Completion('{"by":"A"}')
 
     # A claims and stalls past its lease
-    a = threading.Thread(target=lambda: answers.setdefault("A", _executor(store, clock).execute(request, a_operation)))
+    a = threading.Thread(target=lambda: answers.setdefault("A", _executor(store, clock).run(request, a_operation)))
     a.start()
     assert a_holds.wait(5)
     clock.advance(2_001)
     # B takes over and completes
-    b = _executor(store, clock).execute(
-        request, lambda claim: Completion(StoredResponse(status_code=201, body='{"by":"B"}'))
-    )
-    assert b.response.body == '{"by":"B"}' and not b.replayed
+    b = _executor(store, clock).run(request, lambda claim: Completion('{"by":"B"}'))
+    assert b.result == '{"by":"B"}' and not b.replayed
     # A resumes: its completion is fenced off and it answers with B's record
     a_resume.set()
     a.join()
-    assert answers["A"].response.body == '{"by":"B"}' and answers["A"].replayed
+    assert answers["A"].result == '{"by":"B"}' and answers["A"].replayed
     # A's release is rejected too, and B's record is intact
     with pytest.raises(RecordConflict):
         store.release(a_claim[0].record_id, a_claim[0].owner)
@@ -141,12 +144,12 @@ def test_a_stale_owner_can_neither_complete_nor_release(dynamodb: Any, settings:
     record = from_item(
         dynamodb.client.get_item(TableName=settings.idempotency_table, Key={"id": {"S": request.record_id}})["Item"]
     )
-    assert record is not None and record.status is Status.COMPLETED and record.response.body == '{"by":"B"}'
+    assert record is not None and record.status is Status.COMPLETED and record.result == '{"by":"B"}'
 
 
 def test_the_processor_reference_survives_takeover_and_release(dynamodb: Any, settings: Any, clock: Any) -> None:
     store = DynamoDBIdempotencyStore(dynamodb_client, settings.idempotency_table)
-    request = IdempotentRequest(scope=unique("scope"), key=unique("k"), fingerprint="fp")
+    request = IdempotentRequest(scope=unique("scope"), key=unique("k"), operation="test.op", payload="{}")
     references: list[str] = []
 
     class Flaky(Exception):
@@ -159,21 +162,20 @@ def test_the_processor_reference_survives_takeover_and_release(dynamodb: Any, se
     executor = _executor(store, clock)
     for _ in range(2):
         with pytest.raises(Exception, match="temporarily unavailable"):
-            executor.execute(request, fail, retry_on=(Flaky,))
-    done = executor.execute(
-        request, lambda claim: (references.append(claim.reference), Completion(StoredResponse(status_code=201)))[1]
-    )
-    assert done.response.status_code == 201
+            executor.run(request, fail, retry_on=(Flaky,))
+    done = executor.run(request, lambda claim: (references.append(claim.reference), Completion("done"))[1])
+    assert done.result == "done"
     assert len(set(references)) == 1 and len(references) == 3
 
 
 def test_cached_replays_cost_no_round_trip_and_are_identical(
     dynamodb: Any, settings: Any, processor: Any, clock: Any
 ) -> None:
-    from payments_service.handlers import api, dependencies
+    from payments_service import bootstrap
+    from payments_service.handlers import api
 
-    cached = dependencies.build(settings.model_copy(update={"replay_cache_size": 64}), processor=processor, clock=clock)
-    api.use_dependencies(cached)
+    cached = bootstrap.build(settings.model_copy(update={"replay_cache_size": 64}), processor=processor, clock=clock)
+    bootstrap.use(cached)
     try:
         merchant, key = _merchant(), unique("k")
         event = payment_event(key, visa(), merchant=merchant)
@@ -193,4 +195,4 @@ def test_cached_replays_cost_no_round_trip_and_are_identical(
         renewed, calls = _calls(dynamodb, lambda: api.lambda_handler(event, FakeContext()))
         assert calls == ["PutItem", "TransactWriteItems"] and renewed["body"] != first["body"]
     finally:
-        api.use_dependencies(None)
+        bootstrap.use(None)

@@ -20,10 +20,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from payments_service import bootstrap
 from payments_service.dal.clients import dynamodb_client
-from payments_service.domain.processor import SandboxProcessor
-from payments_service.handlers import api, dependencies
+from payments_service.handlers import api
 from payments_service.models.settings import Settings
+from payments_service.processors.sandbox import SandboxProcessor
 from tests.proof.injection import Boundary, CrashingClient, CrashingProcessor, CrashPlan, Ledger, LedgerProcessor
 from tests.support import FakeContext
 
@@ -51,13 +52,13 @@ def main() -> int:
     processor = CrashingProcessor(
         LedgerProcessor(SandboxProcessor(slow_seconds=0), Ledger(Path(os.environ["PROOF_LEDGER"]))), plan
     )
-    deps = dependencies.build(
+    deps = bootstrap.build(
         Settings.from_env(),
         client=lambda: client,
         processor=processor,
         clock=FrozenClock(int(os.environ["PROOF_CLOCK_MS"])),
     )
-    api.use_dependencies(deps)
+    bootstrap.use(deps)
     with contextlib.redirect_stdout(sys.stderr):
         response = api.lambda_handler(event, FakeContext(int(os.environ["PROOF_REMAINING_MS"])))
     # Reaching this line means the boundary was never crossed: the caller treats that as a failure.

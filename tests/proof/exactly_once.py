@@ -7,7 +7,7 @@ from typing import Any
 from payments_service.idempotency.records import Status
 from tests.proof.oracle import Answer, key_record, payments_of
 from tests.proof.rig import Rig
-from tests.support import get_event
+from tests.support import get_event, recorded_body
 
 
 def assert_exactly_once(rig: Rig, merchant: str, key: str, event: dict[str, Any], final: Answer) -> None:
@@ -28,7 +28,7 @@ def assert_exactly_once(rig: Rig, merchant: str, key: str, event: dict[str, Any]
     # The key is finished: completed with this very answer, no lease left to wait out.
     record = key_record(rig.db, settings.idempotency_table, merchant, key)
     assert record is not None and record.status is Status.COMPLETED, record
-    assert record.lease_expires_at_ms is None and record.response is not None and record.response.body == final.body
+    assert record.lease_expires_at_ms is None and recorded_body(record) == final.body
     # And what is stored is what the client was told.
     stored = rig.call(get_event(final.payment_id, merchant))
     assert stored.status == 200 and stored.body == final.body

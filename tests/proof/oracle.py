@@ -53,9 +53,10 @@ class Answer:
 
 def call(deps: Any, event: dict[str, Any], remaining_ms: int = 20_000) -> Answer:
     """The real Lambda handler with these collaborators, as API Gateway would call it."""
+    from payments_service import bootstrap
     from payments_service.handlers import api
 
-    api.use_dependencies(deps)
+    bootstrap.use(deps)
     with contextlib.redirect_stdout(io.StringIO()):  # Powertools logs and EMF metrics
         return Answer.of(api.lambda_handler(event, FakeContext(remaining_ms)))
 

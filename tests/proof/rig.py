@@ -37,9 +37,9 @@ def build_rig(
     sandbox: Any = None,
     wrap_client: Callable[[Any], Any] | None = None,
 ) -> Rig:
+    from payments_service import bootstrap
     from payments_service.dal.clients import dynamodb_client
-    from payments_service.domain.processor import SandboxProcessor
-    from payments_service.handlers import dependencies
+    from payments_service.processors.sandbox import SandboxProcessor
 
     clock = clock or FakeClock(time.time_ns() // 1_000_000)
     plan, ledger = CrashPlan(), Ledger(ledger_path)
@@ -47,5 +47,5 @@ def build_rig(
     inner = dynamodb_client()  # the production client, retries and all
     client: Any = CrashingClient(wrap_client(inner) if wrap_client else inner, plan)  # duck-typed boto3 client
     processor = CrashingProcessor(LedgerProcessor(sandbox, ledger), plan)
-    deps = dependencies.build(settings, client=lambda: client, processor=processor, clock=clock)
+    deps = bootstrap.build(settings, client=lambda: client, processor=processor, clock=clock)
     return Rig(settings, clock, plan, ledger, sandbox, deps, db)

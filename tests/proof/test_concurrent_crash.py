@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from payments_service.domain.processor import SandboxProcessor
+from payments_service.processors.sandbox import SandboxProcessor
 from tests.proof.exactly_once import assert_exactly_once
 from tests.proof.injection import Boundary, Kind
 from tests.proof.oracle import Answer, merchant

@@ -13,17 +13,21 @@ from typing import Any
 
 import pytest
 
+from payments_service.dal.business_writes import BusinessWrites
 from payments_service.dal.clients import dynamodb_client
 from payments_service.dal.idempotency_table import DynamoDBIdempotencyStore
-from payments_service.domain.processor import ProcessorUnavailable, SandboxProcessor
-from payments_service.idempotency.records import Status, StoredResponse
+from payments_service.dal.payments_table import DynamoDBPaymentsTable
+from payments_service.domain.payments import RecordPayment
+from payments_service.domain.processor import ProcessorUnavailable
+from payments_service.idempotency.records import Status
 from payments_service.idempotency.store import RecordConflict
 from payments_service.models.payments import StoredPayment
+from payments_service.processors.sandbox import SandboxProcessor
 from tests.proof.exactly_once import assert_exactly_once
 from tests.proof.injection import Boundary, GatedProcessor, InjectedCrash, Kind
 from tests.proof.oracle import Answer, key_record, merchant
 from tests.proof.rig import Rig
-from tests.support import payment_event, unique, visa
+from tests.support import payment_event, recorded_body, unique, visa
 
 A_REMAINING_MS = 5_000  # A's lease: what its Lambda context reported, less the margin
 
@@ -135,8 +139,8 @@ def test_a_stale_owner_failing_after_the_takeover_cannot_release_the_key(
     # Then A reports its own failure, but the release was refused: B's record and payment stand
     assert a_answer.status == status, a_answer
     record = key_record(rig.db, rig.settings.idempotency_table, who, key)
-    assert record is not None and record.status is Status.COMPLETED and record.response is not None
-    assert record.response.body == b.body
+    assert record is not None and record.status is Status.COMPLETED
+    assert recorded_body(record) == b.body
     assert_exactly_once(rig, who, key, event, b)
 
 
@@ -148,15 +152,19 @@ def test_a_stale_owner_token_can_no_longer_complete_release_or_forget(
     assert b.status == 201
     gated.gates[0].resume.set()
     a.result()
-    store = DynamoDBIdempotencyStore(dynamodb_client, rig.settings.idempotency_table)
+    store = DynamoDBIdempotencyStore(
+        dynamodb_client,
+        rig.settings.idempotency_table,
+        BusinessWrites(DynamoDBPaymentsTable(dynamodb_client, rig.settings.payments_table)),
+    )
     completed = key_record(rig.db, rig.settings.idempotency_table, who, key)
     assert completed is not None
     rid = completed.record_id
     # When a zombie with A's token writes directly
-    forged = StoredResponse(status_code=201, headers={"Content-Type": "application/json"}, body='{"by":"A"}')
+    forged = '{"by":"A"}'
     with pytest.raises(RecordConflict) as refused:
         store.complete(rid, a_owner, forged, [])
-    assert refused.value.current is not None and refused.value.current.response == completed.response
+    assert refused.value.current is not None and refused.value.current.result == completed.result
     # (with a payment of its own in the same transaction: the payment must not land either)
     forged_payment = StoredPayment(
         id="pay_" + uuid.uuid4().hex[:24],
@@ -167,7 +175,7 @@ def test_a_stale_owner_token_can_no_longer_complete_release_or_forget(
         created_at="2026-01-01T00:00:00.000Z",
     )
     with pytest.raises(RecordConflict):
-        store.complete(rid, a_owner, forged, [rig.deps.payments_table.insert_write(forged_payment)])
+        store.complete(rid, a_owner, forged, [RecordPayment(forged_payment)])
     with pytest.raises(RecordConflict):
         store.release(rid, a_owner)
     with pytest.raises(RecordConflict):

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import json
 
-from payments_service.idempotency.fingerprint import fingerprint
+from payments_service.idempotency.fingerprint import canonical_json, fingerprint
+from payments_service.logic.create_payment import idempotent_request
 from payments_service.models.payments import CreatePaymentRequest
 
 
 def _fp(text: str) -> str:
-    request = CreatePaymentRequest.model_validate_json(text)
-    return fingerprint("POST", "/payments", request.model_dump(mode="json"))
+    return idempotent_request("merchant", "key", CreatePaymentRequest.model_validate_json(text)).fingerprint
 
 
 def test_key_order_and_whitespace_do_not_matter() -> None:
@@ -32,7 +32,7 @@ def test_any_changed_value_changes_the_fingerprint() -> None:
     assert _fp(json.dumps(base)) not in fps
 
 
-def test_method_and_route_are_part_of_the_fingerprint() -> None:
-    payload = {"amount": 1}
-    assert fingerprint("POST", "/payments", payload) != fingerprint("PUT", "/payments", payload)
-    assert fingerprint("POST", "/payments", payload) != fingerprint("POST", "/refunds", payload)
+def test_the_operation_is_part_of_the_fingerprint() -> None:
+    payload = canonical_json({"amount": 1})
+    assert fingerprint("payments.create", payload) != fingerprint("refunds.create", payload)
+    assert fingerprint("payments.create", payload) == fingerprint("payments.create", canonical_json({"amount": 1}))

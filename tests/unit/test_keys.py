@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from payments_service.idempotency.keys import InvalidKey, MissingKey, parse_key, record_id
+from payments_service.handlers.idempotency_key import MissingKey
+from payments_service.handlers.idempotency_key import parse_key as parse_event_key
+from payments_service.idempotency.keys import InvalidKey, record_id
+
+
+def parse_key(headers: dict[str, Any] | None, multi_value_headers: dict[str, Any] | None) -> str:
+    return parse_event_key({"headers": headers, "multiValueHeaders": multi_value_headers})
 
 
 def test_bare_token_is_the_key() -> None:

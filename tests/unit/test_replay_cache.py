@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from payments_service.idempotency.cache import ReplayCache
-from payments_service.idempotency.records import IdempotencyRecord, Status, StoredResponse
+from payments_service.idempotency.records import IdempotencyRecord, Status
 
 
 def _record(rid: str, expires_at: int) -> IdempotencyRecord:
@@ -9,9 +9,9 @@ def _record(rid: str, expires_at: int) -> IdempotencyRecord:
         record_id=rid,
         status=Status.COMPLETED,
         fingerprint="fp",
-        processor_reference="ref",
+        reference="ref",
         expires_at=expires_at,
-        response=StoredResponse(status_code=201, body=f'{{"id":"{rid}"}}'),
+        result=f'{{"id":"{rid}"}}',
     )
 
 
@@ -34,5 +34,5 @@ def test_size_is_bounded_least_recently_used_first() -> None:
 
 def test_only_completed_responses_are_cached() -> None:
     cache = ReplayCache(2)
-    cache.put(_record("a", 10**9).model_copy(update={"response": None, "status": Status.IN_PROGRESS}))
+    cache.put(_record("a", 10**9).model_copy(update={"result": None, "status": Status.IN_PROGRESS}))
     assert cache.get("a", now_ms=0) is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 _TRANSIENT_CODES = frozenset(
     {
@@ -23,6 +23,7 @@ def error_code(error: ClientError) -> str:
 
 
 def is_transient(error: BaseException) -> bool:
+    # Read and connect timeouts are subclasses of these two.
     if isinstance(error, (ConnectionError, HTTPClientError)):
         return True
     if isinstance(error, ClientError):
@@ -32,4 +33,4 @@ def is_transient(error: BaseException) -> bool:
             return True
         reasons = error.response.get("CancellationReasons") or []
         return any(r.get("Code") in _TRANSIENT_REASONS for r in reasons)
-    return isinstance(error, BotoCoreError) and "timeout" in type(error).__name__.lower()
+    return False

@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..idempotency.records import IdempotencyRecord, Status, StoredResponse
-from ..idempotency.store import RecordConflict, StoreUnavailable
+from ..idempotency.records import IdempotencyRecord, Status
+from ..idempotency.store import RecordConflict, StoreUnavailable, WriteRejected
 from .errors import error_code, is_transient
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+# Turns a typed business write into one TransactWriteItems entry (see dal/business_writes.py).
+Translate = Callable[[object], dict[str, Any]]
 
 _NAMES = {
     "#id": "id",
@@ -22,6 +25,7 @@ _NAMES = {
     "#exp": "expires_at",
     "#o": "owner",
     "#lease": "lease_expires_at_ms",
+    "#res": "result",
 }
 
 
@@ -34,53 +38,51 @@ def to_item(record: IdempotencyRecord) -> dict[str, Any]:
         "id": {"S": record.record_id},
         "status": {"S": record.status.value},
         "fingerprint": {"S": record.fingerprint},
-        "processor_ref": {"S": record.processor_reference},
+        "processor_ref": {"S": record.reference},
         "expires_at": {"N": str(record.expires_at)},
     }
+    if record.operation:
+        item["operation"] = {"S": record.operation}
+    if record.payload:
+        item["payload"] = {"S": record.payload}
     if record.owner is not None:
         item["owner"] = {"S": record.owner}
     if record.lease_expires_at_ms is not None:
         item["lease_expires_at_ms"] = {"N": str(record.lease_expires_at_ms)}
-    if record.response is not None:
-        item.update(_response_attributes(record.response))
+    if record.result is not None:
+        item["result"] = {"S": record.result}
     return item
-
-
-def _response_attributes(response: StoredResponse) -> dict[str, Any]:
-    return {
-        "response_status": {"N": str(response.status_code)},
-        "response_headers": {"M": {k: {"S": v} for k, v in response.headers.items()}},
-        "response_body": {"S": response.body},
-    }
 
 
 def from_item(item: dict[str, Any] | None) -> IdempotencyRecord | None:
     if not item:
         return None
-    response = None
-    if "response_status" in item:
-        response = StoredResponse(
-            status_code=int(item["response_status"]["N"]),
-            headers={k: v["S"] for k, v in item.get("response_headers", {}).get("M", {}).items()},
-            body=item.get("response_body", {}).get("S", ""),
-        )
     lease = item.get("lease_expires_at_ms")
     return IdempotencyRecord(
         record_id=item["id"]["S"],
         status=Status(item["status"]["S"]),
         fingerprint=item["fingerprint"]["S"],
-        processor_reference=item["processor_ref"]["S"],
+        reference=item["processor_ref"]["S"],
         expires_at=int(item["expires_at"]["N"]),
+        operation=item.get("operation", {}).get("S", ""),
+        payload=item.get("payload", {}).get("S", ""),
         owner=item.get("owner", {}).get("S"),
         lease_expires_at_ms=int(lease["N"]) if lease else None,
-        response=response,
+        result=item.get("result", {}).get("S"),
     )
 
 
+def _no_business_writes(write: object) -> dict[str, Any]:
+    raise TypeError(f"this store cannot write {type(write).__name__}")
+
+
 class DynamoDBIdempotencyStore:
-    def __init__(self, client: Callable[[], DynamoDBClient], table_name: str) -> None:
+    def __init__(
+        self, client: Callable[[], DynamoDBClient], table_name: str, translate: Translate = _no_business_writes
+    ) -> None:
         self._client = client  # a factory: the client is built on first use
         self._table = table_name
+        self._translate = translate
 
     def put_new(self, record: IdempotencyRecord, now_ms: int) -> None:
         # Live means present and within retention: TTL deletes lazily, so expiry is in the condition.
@@ -98,8 +100,8 @@ class DynamoDBIdempotencyStore:
     def take_over(
         self, existing: IdempotencyRecord, owner: str, lease_expires_at_ms: int, now_ms: int, expires_at: int
     ) -> None:
-        # An UpdateItem, not a put: the processor reference must survive the takeover. Retention restarts,
-        # so the key cannot expire (and be claimed afresh, under a new reference) while this owner works.
+        # An UpdateItem, not a put: the reference must survive the takeover. Retention restarts, so the
+        # key cannot expire (and be claimed afresh, under a new reference) while this owner works.
         update = "SET #s = :in_progress, #o = :owner, #lease = :lease, #exp = :exp"
         condition = (
             "#fp = :fp AND #ref = :ref AND #exp >= :now_s"
@@ -119,16 +121,15 @@ class DynamoDBIdempotencyStore:
                 ":lease": {"N": str(lease_expires_at_ms)},
                 ":exp": {"N": str(expires_at)},
                 ":fp": {"S": existing.fingerprint},
-                ":ref": {"S": existing.processor_reference},
+                ":ref": {"S": existing.reference},
                 ":now_s": {"N": str(now_ms // 1000)},
                 ":now_ms": {"N": str(now_ms)},
             },
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
-    def complete(self, record_id: str, owner: str, response: StoredResponse, writes: Sequence[Any]) -> None:
-        attributes = _response_attributes(response)
-        update = "SET #s = :completed, " + ", ".join(f"{k} = :{k}" for k in attributes) + " REMOVE #lease"
+    def complete(self, record_id: str, owner: str, result: str, writes: Sequence[object]) -> None:
+        update = "SET #s = :completed, #res = :result REMOVE #lease"
         condition = "#s = :in_progress AND #o = :owner"
         mark_completed: dict[str, Any] = {
             "TableName": self._table,
@@ -140,19 +141,20 @@ class DynamoDBIdempotencyStore:
                 ":completed": {"S": Status.COMPLETED.value},
                 ":in_progress": {"S": Status.IN_PROGRESS.value},
                 ":owner": {"S": owner},
-                **{f":{k}": v for k, v in attributes.items()},
+                ":result": {"S": result},
             },
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if not writes:
             self._call("update_item", **mark_completed)
             return
-        # One transaction: the business writes and the recorded response commit together or not at all.
+        # One transaction: the business writes and the recorded result commit together or not at all.
         # The owner token doubles as the request token, so botocore's retries cannot apply it twice.
         self._call(
             "transact_write_items",
-            TransactItems=[*writes, {"Update": mark_completed}],
+            TransactItems=[*(self._translate(w) for w in writes), {"Update": mark_completed}],
             ClientRequestToken=owner,
+            business_writes=writes,
         )
 
     def release(self, record_id: str, owner: str) -> None:
@@ -185,7 +187,7 @@ class DynamoDBIdempotencyStore:
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
-    def _call(self, operation: str, **kwargs: Any) -> None:
+    def _call(self, operation: str, business_writes: Sequence[object] = (), **kwargs: Any) -> None:
         try:
             getattr(self._client(), operation)(**kwargs)
         except ClientError as error:
@@ -193,10 +195,7 @@ class DynamoDBIdempotencyStore:
             if code == "ConditionalCheckFailedException":
                 raise RecordConflict(from_item(error.response.get("Item"))) from None
             if code == "TransactionCanceledException":
-                reasons = error.response.get("CancellationReasons") or []
-                mine = reasons[-1] if reasons else {}
-                if mine.get("Code") == "ConditionalCheckFailed":
-                    raise RecordConflict(from_item(mine.get("Item"))) from None
+                _raise_cancellation(error, business_writes)
             if is_transient(error):
                 raise StoreUnavailable(code) from error
             raise
@@ -204,3 +203,16 @@ class DynamoDBIdempotencyStore:
             if is_transient(error):
                 raise StoreUnavailable(type(error).__name__) from error
             raise
+
+
+def _raise_cancellation(error: ClientError, business_writes: Sequence[object]) -> None:
+    """Read every cancellation reason: the key's own entry (last) fences; a business entry is rejected."""
+    reasons = error.response.get("CancellationReasons") or []
+    if len(reasons) != len(business_writes) + 1:
+        return  # not a shape we know: treated as any other error by the caller
+    mine = reasons[-1]
+    if mine.get("Code") == "ConditionalCheckFailed":
+        raise RecordConflict(from_item(mine.get("Item"))) from None
+    for write, reason in zip(business_writes, reasons, strict=False):
+        if reason.get("Code") == "ConditionalCheckFailed":
+            raise WriteRejected(write) from None

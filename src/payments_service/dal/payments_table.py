@@ -7,15 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..domain.payments import PaymentsUnavailable
 from ..models.payments import StoredPayment
 from .errors import is_transient
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-
-class PaymentsUnavailable(Exception):
-    """The payments table could not be read right now."""
 
 
 def to_item(payment: StoredPayment) -> dict[str, Any]:
@@ -53,8 +50,8 @@ class DynamoDBPaymentsTable:
         self._client = client
         self._table = table_name
 
-    def insert_write(self, payment: StoredPayment) -> dict[str, Any]:
-        """A TransactWriteItems entry that creates the payment; fails if its id exists."""
+    def insert(self, payment: StoredPayment) -> dict[str, Any]:
+        """A TransactWriteItems entry that creates the payment; its condition fails if the id exists."""
         return {
             "Put": {
                 "TableName": self._table,

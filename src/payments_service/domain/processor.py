@@ -1,11 +1,7 @@
-"""The payment-processor port and its deterministic sandbox implementation."""
+"""The payment-processor port: what the use cases need from whoever moves the money."""
 
 from __future__ import annotations
 
-import hashlib
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,34 +28,3 @@ class InvalidPaymentSource(Exception):
 class PaymentProcessor(Protocol):
     def charge(self, *, reference: str, amount: int, currency: str, source: str) -> Charge:
         """Charge once per `reference`: the same reference always yields the same charge."""
-
-
-_DECLINES = {"tok_chargeDeclined": "card_declined", "tok_insufficientFunds": "insufficient_funds"}
-_SUCCEEDS = {"tok_visa", "tok_mastercard", "tok_slow"}
-
-
-class SandboxProcessor:
-    """Deterministic by source token, idempotent by reference, like Stripe's test mode."""
-
-    def __init__(self, slow_seconds: float = 3.0, sleep: Callable[[float], None] = time.sleep) -> None:
-        self._slow_seconds = slow_seconds
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self.charges: dict[str, Charge] = {}  # reference -> charge, for tests and the local run
-        self.calls = 0
-
-    def charge(self, *, reference: str, amount: int, currency: str, source: str) -> Charge:
-        with self._lock:
-            self.calls += 1
-        if source == "tok_processingError":
-            raise ProcessorUnavailable("sandbox processing error")
-        if source in _DECLINES:
-            raise Declined(_DECLINES[source])
-        if source not in _SUCCEEDS:
-            raise InvalidPaymentSource(source)
-        if source == "tok_slow":
-            self._sleep(self._slow_seconds)
-        charge = Charge(id="ch_" + hashlib.sha256(reference.encode()).hexdigest()[:24])
-        with self._lock:
-            self.charges.setdefault(reference, charge)
-        return charge

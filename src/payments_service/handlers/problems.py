@@ -1,13 +1,24 @@
-"""RFC 7807 problem+json responses, each with a stable type URI."""
+"""Every error a transport can answer, mapped once to an RFC 7807 problem with a stable type URI."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
+from ..domain.payments import PaymentsUnavailable
+from ..domain.processor import InvalidPaymentSource
+from ..idempotency import KeyInUse, KeyReused, TemporarilyUnavailable
+from ..idempotency.keys import InvalidKey
+from ..logic.create_payment import PaymentConflict
 from ..models.problems import PROBLEM_BASE
+from .idempotency_key import MissingKey
+from .principal import Unauthenticated
+from .transport import BodyRejected, InvalidBody
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -25,6 +36,7 @@ TITLES = {
     "idempotency-key-reused": "Idempotency-Key reused with a different request",
     "card-declined": "Payment declined",
     "invalid-payment-source": "Payment source not recognised",
+    "payment-conflict": "Payment already recorded",
     "service-unavailable": "Temporarily unavailable",
     "internal-error": "Internal error",
 }
@@ -35,16 +47,86 @@ def problem_body(slug: str, status: int, detail: str, **extensions: Any) -> str:
     return json.dumps({**problem, **extensions}, separators=(",", ":"))
 
 
-def problem(
-    slug: str, status: int, detail: str, headers: dict[str, str] | None = None, **extensions: Any
-) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type=PROBLEM_JSON,
-        body=problem_body(slug, status, detail, **extensions),
-        headers=headers or {},
-    )
+@dataclass(frozen=True)
+class Problem:
+    slug: str
+    status: int
+    detail: str
+    outcome: str  # the log's and the metric's name for how the request ended
+    headers: dict[str, str] = field(default_factory=dict)
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def body(self) -> str:
+        return problem_body(self.slug, self.status, self.detail, **self.extensions)
+
+    def response(self) -> Response[str]:
+        return Response(status_code=self.status, content_type=PROBLEM_JSON, body=self.body, headers=self.headers)
+
+    def proxy_response(self) -> dict[str, Any]:
+        """The API Gateway proxy answer, for refusals made before the resolver runs."""
+        headers = {"Content-Type": PROBLEM_JSON, **self.headers}
+        return {
+            "statusCode": self.status,
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "body": self.body,
+            "isBase64Encoded": False,
+        }
 
 
 def retry_after(seconds: int) -> dict[str, str]:
     return {"Retry-After": str(max(1, seconds))}
+
+
+def _invalid_body(error: InvalidBody) -> Problem:
+    if error.malformed:
+        return Problem("malformed-body", 400, "The body is not valid JSON", "invalid")
+    return Problem(
+        "invalid-request", 400, "The request does not match the schema", "invalid", {}, {"errors": error.errors}
+    )
+
+
+_PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
+    BodyRejected: lambda e: Problem(e.slug, e.status, e.detail, "invalid"),
+    InvalidBody: _invalid_body,
+    MissingKey: lambda e: Problem("missing-idempotency-key", 400, str(e), "invalid"),
+    InvalidKey: lambda e: Problem("invalid-idempotency-key", 400, str(e), "invalid"),
+    Unauthenticated: lambda e: Problem("unauthenticated", 401, str(e), "unauthenticated"),
+    NotFoundError: lambda e: Problem("not-found", 404, "No such resource", "not_found"),
+    KeyInUse: lambda e: Problem(
+        "idempotency-key-in-use",
+        409,
+        "The first request with this key is still being processed; retry later",
+        "conflict",
+        retry_after(e.retry_after_seconds),
+    ),
+    KeyReused: lambda e: Problem(
+        "idempotency-key-reused", 422, "This Idempotency-Key was already used with a different request body", "mismatch"
+    ),
+    InvalidPaymentSource: lambda e: Problem(
+        "invalid-payment-source", 400, "The payment source is not recognised by the processor", "rejected"
+    ),
+    PaymentConflict: lambda e: Problem(
+        "payment-conflict", 409, "A payment for this key is already recorded inconsistently; contact support", "error"
+    ),
+    TemporarilyUnavailable: lambda e: Problem(
+        "service-unavailable",
+        503,
+        "A dependency failed transiently; retry with the same Idempotency-Key",
+        "released",
+        retry_after(e.retry_after_seconds),
+    ),
+    PaymentsUnavailable: lambda e: Problem(
+        "service-unavailable", 503, "Payments are temporarily unreadable", "unavailable", retry_after(1)
+    ),
+}
+_INTERNAL = Problem("internal-error", 500, "An unexpected error occurred; it has been logged", "error")
+
+
+def problem_for(error: BaseException) -> Problem:
+    """The problem answering `error` (its class or nearest ancestor in the map), else a logged 500."""
+    for cls in type(error).__mro__:
+        if cls in _PROBLEMS:
+            return _PROBLEMS[cls](error)
+    return _INTERNAL

@@ -9,60 +9,48 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .problems import PROBLEM_JSON, problem_body
+from .headers import header_values
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_BODY_BYTES = 16 * 1024  # a maximal valid payment is about 12 KiB
 _JSON_TYPES = ("application/json",)
 
 
-def _header_values(event: Mapping[str, Any], name: str) -> list[str]:
-    values = [v for k, v in (event.get("headers") or {}).items() if k.lower() == name and isinstance(v, str)]
-    for key, multi in (event.get("multiValueHeaders") or {}).items():
-        if key.lower() == name and isinstance(multi, list):
-            values += [v for v in multi if isinstance(v, str)]
-    return values
+class BodyRejected(Exception):
+    """The body was refused before routing (encoding, size, media type)."""
+
+    def __init__(self, slug: str, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.slug, self.status, self.detail = slug, status, detail
 
 
-def _rejection(slug: str, status: int, detail: str) -> dict[str, Any]:
-    # Built by hand: this runs before the resolver, which would otherwise render the response.
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": PROBLEM_JSON},
-        "multiValueHeaders": {},
-        "body": problem_body(slug, status, detail),
-        "isBase64Encoded": False,
-    }
-
-
-def screen(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Return (event with a plain-text body, None) or (event, the API Gateway problem response)."""
+def screen(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with a plain-text body, or BodyRejected."""
     body = event.get("body")
     if not body:
-        return event, None
+        return event
     if event.get("isBase64Encoded"):
         try:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            return event, _rejection("malformed-body", 400, "The body is marked base64 but is not valid base64")
+            raise BodyRejected("malformed-body", 400, "The body is marked base64 but is not valid base64") from None
     else:
         raw = body.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_BODY_BYTES:
-        return event, _rejection("payload-too-large", 413, f"The body must not exceed {MAX_BODY_BYTES} bytes")
+        raise BodyRejected("payload-too-large", 413, f"The body must not exceed {MAX_BODY_BYTES} bytes")
     # Every Content-Type sent must be JSON: two conflicting ones are not resolved by guessing.
-    content_types = {v.split(";")[0].strip().lower() for v in _header_values(event, "content-type")}
+    content_types = {v.split(";")[0].strip().lower() for v in header_values(event, "content-type")}
     if not content_types <= set(_JSON_TYPES):
-        return event, _rejection("unsupported-media-type", 415, "Send the body as application/json")
+        raise BodyRejected("unsupported-media-type", 415, "Send the body as application/json")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return event, _rejection("malformed-body", 400, "The body is not valid UTF-8")
-    return {**event, "body": text, "isBase64Encoded": False}, None
+        raise BodyRejected("malformed-body", 400, "The body is not valid UTF-8") from None
+    return {**event, "body": text, "isBase64Encoded": False}
 
 
 class InvalidBody(Exception):

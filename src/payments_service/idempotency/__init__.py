@@ -1,1 +1,28 @@
-"""Idempotency keys, fingerprints, leases and records. Knows nothing of payments."""
+"""A generic idempotency engine: claim, lease, takeover, fencing, completion, release, replay.
+
+Knows nothing of payments, HTTP or DynamoDB: callers hand it an operation and an opaque result to
+record; a store (the port in store.py) persists it. An HTTP route, a queue record and a scheduled
+job all run through the same engine.
+"""
+
+from .engine import Claim, Completion, IdempotencyEngine, IdempotentRequest, Outcome
+from .errors import KeyInUse, KeyReused, TemporarilyUnavailable
+from .records import IdempotencyRecord, Status
+from .store import IdempotencyStore, RecordConflict, StoreUnavailable, WriteRejected
+
+__all__ = [
+    "Claim",
+    "Completion",
+    "IdempotencyEngine",
+    "IdempotencyRecord",
+    "IdempotencyStore",
+    "IdempotentRequest",
+    "KeyInUse",
+    "KeyReused",
+    "Outcome",
+    "RecordConflict",
+    "Status",
+    "StoreUnavailable",
+    "TemporarilyUnavailable",
+    "WriteRejected",
+]

@@ -1,4 +1,4 @@
-"""Opt-in, bounded in-memory cache of COMPLETED responses for replays within one warm environment."""
+"""Opt-in, bounded in-memory cache of COMPLETED results for replays within one warm environment."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class ReplayCache:
             return record
 
     def put(self, record: IdempotencyRecord) -> None:
-        if self._max <= 0 or record.response is None:
+        if self._max <= 0 or record.result is None:
             return
         with self._lock:
             self._entries[record.record_id] = record

@@ -1,4 +1,4 @@
-"""How a claim can fail, in idempotency terms; the handler maps these to HTTP."""
+"""How running under a key can fail, in idempotency terms; each transport maps these to its own answers."""
 
 from __future__ import annotations
 

@@ -8,10 +8,10 @@ from typing import Any
 
 
 def canonical_json(value: Any) -> str:
+    """Key order and whitespace do not matter; the same value always gives the same text."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def fingerprint(method: str, route: str, payload: Any) -> str:
-    """SHA-256 over method, route and canonical JSON: key order and whitespace do not matter."""
-    material = f"{method.upper()}\n{route}\n{canonical_json(payload)}"
-    return hashlib.sha256(material.encode()).hexdigest()
+def fingerprint(operation: str, canonical_payload: str) -> str:
+    """SHA-256 over the operation's name and its canonical input."""
+    return hashlib.sha256(f"{operation}\n{canonical_payload}".encode()).hexdigest()

@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import enum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 
 class Status(enum.StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
-    # Given up after a failure whose effect at the processor is unknown: the fingerprint and
-    # processor reference stay, so the next try with the same request reuses the same reference.
+    # Given up after a failure whose downstream effect is unknown: fingerprint, reference and input
+    # stay, so the next try (or a recovery job) reuses the same downstream reference.
     RELEASED = "RELEASED"
-
-
-class StoredResponse(BaseModel):
-    """A response recorded for replay, byte for byte."""
-
-    model_config = ConfigDict(frozen=True)
-
-    status_code: int
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: str = ""
 
 
 class IdempotencyRecord(BaseModel):
@@ -31,11 +21,16 @@ class IdempotencyRecord(BaseModel):
     record_id: str
     status: Status
     fingerprint: str
-    processor_reference: str
+    # Stable for the key's whole life: the caller passes it downstream as that system's own
+    # idempotency reference, so a retry can never act twice there either.
+    reference: str
     expires_at: int  # epoch seconds; the table's TTL attribute
+    # What a recovery job needs to finish the work without the original request.
+    operation: str = ""
+    payload: str = ""
     owner: str | None = None
     lease_expires_at_ms: int | None = None
-    response: StoredResponse | None = None
+    result: str | None = None  # opaque to the engine: whatever the caller recorded on completion
 
     def is_expired(self, now_ms: int) -> bool:
         # DynamoDB TTL deletes lazily (up to days late), so expiry is checked, never assumed.

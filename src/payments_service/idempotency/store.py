@@ -1,11 +1,11 @@
-"""The port the idempotency service needs from a store; dal/ implements it on DynamoDB."""
+"""The port the engine needs from a store; dal/ implements it on DynamoDB, memory_store.py in memory."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
-from .records import IdempotencyRecord, StoredResponse
+from .records import IdempotencyRecord
 
 
 class StoreUnavailable(Exception):
@@ -13,11 +13,19 @@ class StoreUnavailable(Exception):
 
 
 class RecordConflict(Exception):
-    """A conditional write failed. `current` is the item as the store holds it now (None if absent)."""
+    """The key's own condition failed. `current` is the item as the store holds it now (None if absent)."""
 
     def __init__(self, current: IdempotencyRecord | None) -> None:
         super().__init__("conditional write failed")
         self.current = current
+
+
+class WriteRejected(Exception):
+    """A business write's own condition failed, so nothing of the completion was applied."""
+
+    def __init__(self, write: object) -> None:
+        super().__init__(f"business write rejected: {type(write).__name__}")
+        self.write = write
 
 
 class IdempotencyStore(Protocol):
@@ -30,11 +38,13 @@ class IdempotencyStore(Protocol):
         """Own `existing` if it is still RELEASED, or IN_PROGRESS with its lease ended; renew its retention to
         `expires_at`. RecordConflict otherwise."""
 
-    def complete(self, record_id: str, owner: str, response: StoredResponse, writes: Sequence[Any]) -> None:
-        """Mark COMPLETED with the response and apply `writes` in the same transaction, if I still own it."""
+    def complete(self, record_id: str, owner: str, result: str, writes: Sequence[object]) -> None:
+        """Mark COMPLETED with `result` and apply the typed business `writes` atomically, if I still own it.
+
+        RecordConflict if the key is no longer mine; WriteRejected if a write's own condition failed."""
 
     def release(self, record_id: str, owner: str) -> None:
-        """Mark RELEASED (keeping fingerprint and processor reference), if I still own it."""
+        """Mark RELEASED (keeping fingerprint, reference and input), if I still own it."""
 
     def forget(self, record_id: str, owner: str) -> None:
         """Delete the record, if I still own it and it is in progress."""

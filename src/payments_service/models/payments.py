@@ -55,3 +55,14 @@ class StoredPayment(Payment):
     def public_json(self) -> str:
         """The payment as the API shows it: never the merchant or the processor's charge id."""
         return Payment.model_validate(self.model_dump(include=set(Payment.model_fields))).model_dump_json()
+
+
+class RecordedPayment(BaseModel):
+    """What a create-payment records under its key: replayed as is, whatever transport asks again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: Literal["created", "declined"]
+    payment_id: str | None = None
+    payment_json: str | None = None  # the public payment, byte for byte as first answered
+    decline_code: str | None = None

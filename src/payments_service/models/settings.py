@@ -1,4 +1,4 @@
-"""All configuration, read once from environment variables at cold start."""
+"""All configuration, read once from environment variables (bootstrap.settings())."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ class Settings(BaseModel):
     replay_cache_size: int = Field(default=0, alias="IDEMPOTENCY_REPLAY_CACHE_SIZE", ge=0)
     processor: Literal["sandbox"] = Field(default="sandbox", alias="PAYMENT_PROCESSOR")
     sandbox_slow_seconds: float = Field(default=3.0, alias="SANDBOX_SLOW_SECONDS", ge=0, le=60)
-    service_name: str = Field(default="payments", alias="POWERTOOLS_SERVICE_NAME")
     metrics_namespace: str = Field(default="IdempotentPayments", alias="POWERTOOLS_METRICS_NAMESPACE")
     # Set by Lambda: "on-demand", "provisioned-concurrency" or "snap-start".
     initialization_type: str = Field(default="on-demand", alias="AWS_LAMBDA_INITIALIZATION_TYPE")

@@ -11,66 +11,69 @@ import contextlib
 import math
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Literal
 
 from .cache import ReplayCache
 from .clock import Clock, SystemClock
 from .errors import KeyInUse, KeyReused, TemporarilyUnavailable
+from .fingerprint import fingerprint
 from .keys import record_id
-from .records import IdempotencyRecord, Status, StoredResponse
-from .store import IdempotencyStore, RecordConflict, StoreUnavailable
+from .records import IdempotencyRecord, Status
+from .store import IdempotencyStore, RecordConflict, StoreUnavailable, WriteRejected
 
 MIN_LEASE_MS = 1_000
 
 
 @dataclass(frozen=True)
 class IdempotentRequest:
-    scope: str  # who the key belongs to (the merchant)
+    scope: str  # who the key belongs to (a merchant, a tenant)
     key: str
-    fingerprint: str
+    operation: str  # names the work, e.g. "payments.create"; part of the fingerprint and stored for recovery
+    payload: str  # the canonical input; fingerprinted, and stored so recovery can finish the work
 
     @property
     def record_id(self) -> str:
         return record_id(self.scope, self.key)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.operation, self.payload)
 
 
 @dataclass(frozen=True)
 class Claim:
     record_id: str
     owner: str
-    # Stable for the key's whole life (takeovers and releases keep it): pass it downstream as
-    # that system's own idempotency reference, so a retry can never act twice there either.
-    reference: str
+    reference: str  # stable downstream idempotency reference (takeovers and releases keep it)
     lease_expires_at_ms: int
     expires_at: int  # the record's retention deadline, epoch seconds
 
 
 @dataclass(frozen=True)
 class Completion:
-    response: StoredResponse
-    outcome: str = "created"
-    writes: Sequence[Any] = field(default_factory=tuple)  # committed atomically with the response
+    result: str  # recorded for replays; opaque to the engine
+    writes: Sequence[object] = ()  # typed business writes, committed atomically with the result
+    # If a write's own condition fails nothing was applied: give the key back keeping its reference
+    # ("release", something may have happened downstream) or delete it ("forget", nothing did).
+    if_rejected: Literal["release", "forget"] = "release"
 
 
 @dataclass(frozen=True)
-class Result:
-    response: StoredResponse
-    outcome: str
+class Outcome:
+    result: str
     replayed: bool
     record_id: str
 
 
-Operation = Callable[[Claim], Completion]
-
-
 def _seconds_until(deadline_ms: int | None, now_ms: int) -> int:
+    """Whole seconds until `deadline_ms`, rounded up, at least 1 (a Retry-After value)."""
     if deadline_ms is None:
         return 1
     return max(1, math.ceil((deadline_ms - now_ms) / 1000))
 
 
-class IdempotentExecutor:
+class IdempotencyEngine:
     def __init__(
         self,
         store: IdempotencyStore,
@@ -88,20 +91,21 @@ class IdempotentExecutor:
         self._clock = clock or SystemClock()
         self._cache = cache
 
-    def execute(
+    def run(
         self,
         request: IdempotentRequest,
-        operation: Operation,
+        operation: Callable[[Claim], Completion],
         *,
         remaining_ms: int | None = None,
         forget_on: tuple[type[BaseException], ...] = (),
         retry_on: tuple[type[BaseException], ...] = (),
-    ) -> Result:
+    ) -> Outcome:
         """Run `operation` at most once per (scope, key) and return its recorded result.
 
         forget_on: exceptions meaning nothing happened downstream; the key is deleted.
         retry_on: transient exceptions; the key is released and TemporarilyUnavailable raised.
-        Any other exception releases the key and propagates.
+        Any other exception releases the key and propagates; so does WriteRejected, after the key
+        is released or forgotten as the completion asked.
         """
         now = self._clock.now_ms()
         rid = request.record_id
@@ -114,14 +118,16 @@ class IdempotentExecutor:
             record_id=rid,
             status=Status.IN_PROGRESS,
             fingerprint=request.fingerprint,
-            processor_reference=f"{rid[:32]}-{secrets.token_hex(8)}",
+            reference=f"{rid[:32]}-{secrets.token_hex(8)}",
             expires_at=now // 1000 + self._retention_s,
+            operation=request.operation,
+            payload=request.payload,
             owner=owner,
             lease_expires_at_ms=lease_until,
         )
         try:
             self._store.put_new(fresh, now)
-            claim = Claim(rid, owner, fresh.processor_reference, lease_until, fresh.expires_at)
+            claim = Claim(rid, owner, fresh.reference, lease_until, fresh.expires_at)
         except StoreUnavailable as exc:
             # The put may have applied with its answer lost: give the would-be claim back.
             raise TemporarilyUnavailable(self._release_unknown(rid, owner, lease_until, now)) from exc
@@ -129,18 +135,18 @@ class IdempotentExecutor:
             existing = conflict.current
             if existing is not None and existing.owner == owner:
                 # The SDK re-sent our own claim after losing its first answer: the claim is ours.
-                claim = Claim(rid, owner, existing.processor_reference, lease_until, existing.expires_at)
+                claim = Claim(rid, owner, existing.reference, lease_until, existing.expires_at)
             else:
                 taken = self._claim_existing(request, existing, owner, lease_until, now)
-                if isinstance(taken, Result):
+                if isinstance(taken, Outcome):
                     return taken
                 claim = taken
         return self._run(request, claim, operation, forget_on, retry_on)
 
     def _claim_existing(
         self, request: IdempotentRequest, existing: IdempotencyRecord | None, owner: str, lease_until: int, now: int
-    ) -> Claim | Result:
-        """The key is live: replay it, refuse (422/409), or take it over if its holder is gone."""
+    ) -> Claim | Outcome:
+        """The key is live: replay it, refuse (reused / in use), or take it over if its holder is gone."""
         if existing is None or existing.is_expired(now) or existing.status is Status.COMPLETED:
             return self._answer_existing(request, existing, now)
         if existing.fingerprint != request.fingerprint:
@@ -154,22 +160,22 @@ class IdempotentExecutor:
             return self._default_lease_ms
         return max(remaining_ms - self._margin_ms, MIN_LEASE_MS)
 
-    def _answer_existing(self, request: IdempotentRequest, existing: IdempotencyRecord | None, now: int) -> Result:
+    def _answer_existing(self, request: IdempotentRequest, existing: IdempotencyRecord | None, now: int) -> Outcome:
         """Answer a request whose key is held by a record we do not own."""
         if existing is None or existing.is_expired(now):
             # Changed under us between two conditional writes: let the client retry.
             raise KeyInUse(1)
         if existing.fingerprint != request.fingerprint:
             raise KeyReused()
-        if existing.status is Status.COMPLETED and existing.response is not None:
+        if existing.status is Status.COMPLETED and existing.result is not None:
             if self._cache is not None:
                 self._cache.put(existing)
-            return Result(existing.response, "replayed", replayed=True, record_id=existing.record_id)
+            return Outcome(existing.result, replayed=True, record_id=existing.record_id)
         raise KeyInUse(_seconds_until(existing.lease_expires_at_ms, now) if existing.lease_active(now) else 1)
 
     def _take_over(
         self, request: IdempotentRequest, existing: IdempotencyRecord, owner: str, lease_until: int, now: int
-    ) -> Claim | Result:
+    ) -> Claim | Outcome:
         expires_at = now // 1000 + self._retention_s  # a key never expires under a live owner
         try:
             self._store.take_over(existing, owner, lease_until, now, expires_at)
@@ -180,16 +186,16 @@ class IdempotentExecutor:
             if current is None or current.owner != owner:
                 return self._answer_existing(request, current, now)  # someone else got there first
             # else: the SDK re-sent our own takeover after losing its answer; it is ours
-        return Claim(existing.record_id, owner, existing.processor_reference, lease_until, expires_at)
+        return Claim(existing.record_id, owner, existing.reference, lease_until, expires_at)
 
     def _run(
         self,
         request: IdempotentRequest,
         claim: Claim,
-        operation: Operation,
+        operation: Callable[[Claim], Completion],
         forget_on: tuple[type[BaseException], ...],
         retry_on: tuple[type[BaseException], ...],
-    ) -> Result:
+    ) -> Outcome:
         try:
             completion = operation(claim)
         except forget_on:
@@ -201,28 +207,36 @@ class IdempotentExecutor:
             self._release(claim)
             raise
         try:
-            self._store.complete(claim.record_id, claim.owner, completion.response, completion.writes)
+            self._store.complete(claim.record_id, claim.owner, completion.result, completion.writes)
         except RecordConflict as conflict:
             # Fenced: my lease ran out and another invocation owns the key. Write nothing more.
             return self._answer_existing(request, conflict.current, self._clock.now_ms())
+        except WriteRejected:
+            # The transaction applied nothing: the key must not stay held until its lease ends.
+            give_back = self._store.forget if completion.if_rejected == "forget" else self._store.release
+            self._quietly(give_back, claim)
+            raise
         except StoreUnavailable as exc:
             retry_after, current = self._release(claim)
             if current is not None and current.status is Status.COMPLETED and current.owner == claim.owner:
-                # The commit went through although its answer was lost: that response is ours.
-                return Result(completion.response, completion.outcome, replayed=False, record_id=claim.record_id)
+                # The commit went through although its answer was lost: that result is ours.
+                return self._completed(request, claim, completion)
             raise TemporarilyUnavailable(retry_after) from exc
+        return self._completed(request, claim, completion)
+
+    def _completed(self, request: IdempotentRequest, claim: Claim, completion: Completion) -> Outcome:
         if self._cache is not None:
             self._cache.put(
                 IdempotencyRecord(
                     record_id=claim.record_id,
                     status=Status.COMPLETED,
                     fingerprint=request.fingerprint,
-                    processor_reference=claim.reference,
+                    reference=claim.reference,
                     expires_at=claim.expires_at,
-                    response=completion.response,
+                    result=completion.result,
                 )
             )
-        return Result(completion.response, completion.outcome, replayed=False, record_id=claim.record_id)
+        return Outcome(completion.result, replayed=False, record_id=claim.record_id)
 
     def _release_unknown(self, record_id: str, owner: str, lease_until: int, now: int) -> int:
         """After a claim whose outcome is unknown: release it if it applied. Returns an honest Retry-After."""

@@ -1,0 +1,20 @@
+"""A create-payment result as HTTP: the recorded outcome rendered the same way on every replay."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+
+from ..logic.create_payment import PaymentResult
+from .problems import PROBLEM_JSON, problem_body
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def payment_response(result: PaymentResult, base_path: str) -> Response[str]:
+    recorded = result.recorded
+    headers = {REPLAYED_HEADER: "true"} if result.replayed else {}
+    if recorded.outcome == "created" and recorded.payment_json is not None:
+        location = f"{base_path}/payments/{recorded.payment_id}"
+        return Response(201, "application/json", recorded.payment_json, {"Location": location, **headers})
+    body = problem_body("card-declined", 402, "The card was declined", decline_code=recorded.decline_code)
+    return Response(402, PROBLEM_JSON, body, headers)

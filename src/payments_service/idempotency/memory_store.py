@@ -1,0 +1,79 @@
+"""The store port in memory, with the same conditions as the DynamoDB store: for fast engine tests
+and for callers that want the engine without a database. One lock makes every call atomic."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from .records import IdempotencyRecord, Status
+from .store import RecordConflict, WriteRejected
+
+
+class InMemoryStore:
+    def __init__(self, accepts: Callable[[object], bool] = lambda write: True) -> None:
+        self._accepts = accepts  # a business write's own condition
+        self._lock = threading.Lock()
+        self.records: dict[str, IdempotencyRecord] = {}
+        self.applied: list[object] = []  # business writes committed with a completion
+
+    def put_new(self, record: IdempotencyRecord, now_ms: int) -> None:
+        with self._lock:
+            current = self.records.get(record.record_id)
+            if current is not None and not current.is_expired(now_ms):
+                raise RecordConflict(current)
+            self.records[record.record_id] = record
+
+    def take_over(
+        self, existing: IdempotencyRecord, owner: str, lease_expires_at_ms: int, now_ms: int, expires_at: int
+    ) -> None:
+        with self._lock:
+            current = self.records.get(existing.record_id)
+            if (
+                current is None
+                or current.fingerprint != existing.fingerprint
+                or current.reference != existing.reference
+                or current.is_expired(now_ms)
+                or not (
+                    current.status is Status.RELEASED
+                    or (current.status is Status.IN_PROGRESS and (current.lease_expires_at_ms or 0) <= now_ms)
+                )
+            ):
+                raise RecordConflict(current)
+            self.records[current.record_id] = current.model_copy(
+                update={
+                    "status": Status.IN_PROGRESS,
+                    "owner": owner,
+                    "lease_expires_at_ms": lease_expires_at_ms,
+                    "expires_at": expires_at,
+                }
+            )
+
+    def complete(self, record_id: str, owner: str, result: str, writes: Sequence[object]) -> None:
+        with self._lock:
+            current = self._owned(record_id, owner)
+            for write in writes:
+                if not self._accepts(write):
+                    raise WriteRejected(write)
+            self.applied.extend(writes)
+            self.records[record_id] = current.model_copy(
+                update={"status": Status.COMPLETED, "result": result, "lease_expires_at_ms": None}
+            )
+
+    def release(self, record_id: str, owner: str) -> None:
+        with self._lock:
+            current = self._owned(record_id, owner)
+            self.records[record_id] = current.model_copy(
+                update={"status": Status.RELEASED, "owner": None, "lease_expires_at_ms": None}
+            )
+
+    def forget(self, record_id: str, owner: str) -> None:
+        with self._lock:
+            self._owned(record_id, owner)
+            del self.records[record_id]
+
+    def _owned(self, record_id: str, owner: str) -> IdempotencyRecord:
+        current = self.records.get(record_id)
+        if current is None or current.status is not Status.IN_PROGRESS or current.owner != owner:
+            raise RecordConflict(current)
+        return current

@@ -1,0 +1,1 @@
+"""Implementations of the payment-processor port (domain/processor.py)."""
