@@ -4,6 +4,7 @@ wiring of use cases to their collaborators. Imports stay cheap here: the wiring 
 from __future__ import annotations
 
 import gc
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,24 @@ def resume_collection() -> None:
     if not gc.isenabled():
         gc.freeze()
         gc.enable()
+
+
+def initialize(initialization_type: str) -> None:
+    """Init-phase work of an entry point. Pre-initialized environments (provisioned concurrency,
+    SnapStart) build their clients now, so the snapshot holds them; on demand they stay lazy."""
+    if initialization_type in ("provisioned-concurrency", "snap-start"):
+        container().warm()
+    if initialization_type == "snap-start":
+        from snapshot_restore_py import register_after_restore  # shipped in Lambda's managed Python runtimes
+
+        register_after_restore(after_restore)
+
+
+def after_restore() -> None:
+    """Every copy restored from one snapshot starts with the same memory. Owner tokens and references
+    come from os.urandom and stay unique; the `random` state botocore draws its retry jitter from
+    would not, so restored environments would retry in lockstep: reseed it."""
+    random.seed()
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -107,44 +107,29 @@ class DynamoDBIdempotencyStore:
             "#fp = :fp AND #ref = :ref AND #exp >= :now_s"
             " AND (#s = :released OR (#s = :in_progress AND #lease <= :now_ms))"
         )
-        self._call(
-            "update_item",
-            TableName=self._table,
-            Key={"id": {"S": existing.record_id}},
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=_names(update + condition),
-            ExpressionAttributeValues={
-                ":in_progress": {"S": Status.IN_PROGRESS.value},
-                ":released": {"S": Status.RELEASED.value},
-                ":owner": {"S": owner},
-                ":lease": {"N": str(lease_expires_at_ms)},
-                ":exp": {"N": str(expires_at)},
-                ":fp": {"S": existing.fingerprint},
-                ":ref": {"S": existing.reference},
-                ":now_s": {"N": str(now_ms // 1000)},
-                ":now_ms": {"N": str(now_ms)},
-            },
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
+        values = {
+            ":in_progress": Status.IN_PROGRESS.value,
+            ":released": Status.RELEASED.value,
+            ":owner": owner,
+            ":lease": lease_expires_at_ms,
+            ":exp": expires_at,
+            ":fp": existing.fingerprint,
+            ":ref": existing.reference,
+            ":now_s": now_ms // 1000,
+            ":now_ms": now_ms,
+        }
+        self._call("update_item", **self._update(existing.record_id, update, condition, values))
 
     def complete(self, record_id: str, owner: str, result: str, writes: Sequence[object]) -> None:
         update = "SET #s = :completed, #res = :result REMOVE #lease"
         condition = "#s = :in_progress AND #o = :owner"
-        mark_completed: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": {"id": {"S": record_id}},
-            "UpdateExpression": update,
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": _names(update + condition),
-            "ExpressionAttributeValues": {
-                ":completed": {"S": Status.COMPLETED.value},
-                ":in_progress": {"S": Status.IN_PROGRESS.value},
-                ":owner": {"S": owner},
-                ":result": {"S": result},
-            },
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        values = {
+            ":completed": Status.COMPLETED.value,
+            ":in_progress": Status.IN_PROGRESS.value,
+            ":owner": owner,
+            ":result": result,
         }
+        mark_completed = self._update(record_id, update, condition, values)
         if not writes:
             self._call("update_item", **mark_completed)
             return
@@ -160,20 +145,8 @@ class DynamoDBIdempotencyStore:
     def release(self, record_id: str, owner: str) -> None:
         update = "SET #s = :released REMOVE #o, #lease"
         condition = "#s = :in_progress AND #o = :owner"
-        self._call(
-            "update_item",
-            TableName=self._table,
-            Key={"id": {"S": record_id}},
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=_names(update + condition),
-            ExpressionAttributeValues={
-                ":released": {"S": Status.RELEASED.value},
-                ":in_progress": {"S": Status.IN_PROGRESS.value},
-                ":owner": {"S": owner},
-            },
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
+        values = {":released": Status.RELEASED.value, ":in_progress": Status.IN_PROGRESS.value, ":owner": owner}
+        self._call("update_item", **self._update(record_id, update, condition, values))
 
     def forget(self, record_id: str, owner: str) -> None:
         condition = "#s = :in_progress AND #o = :owner"
@@ -186,6 +159,21 @@ class DynamoDBIdempotencyStore:
             ExpressionAttributeValues={":in_progress": {"S": Status.IN_PROGRESS.value}, ":owner": {"S": owner}},
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
+
+    def _update(self, record_id: str, update: str, condition: str, values: Mapping[str, object]) -> dict[str, Any]:
+        """A conditional UpdateItem of one key that returns the item when its condition fails."""
+        return {
+            "TableName": self._table,
+            "Key": {"id": {"S": record_id}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": _names(update + condition),
+            "ExpressionAttributeValues": {
+                name: {"N": str(value)} if isinstance(value, int) else {"S": str(value)}
+                for name, value in values.items()
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
 
     def _call(self, operation: str, business_writes: Sequence[object] = (), **kwargs: Any) -> None:
         try:

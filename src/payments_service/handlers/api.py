@@ -89,10 +89,7 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 settings = bootstrap.settings()  # read at init: a missing table name fails the cold start loudly
 metrics.namespace = settings.metrics_namespace
-if settings.initialization_type in ("provisioned-concurrency", "snap-start"):
-    # Pre-initialized environments: build the client now, not in a customer's request. On demand it
-    # stays lazy, so importing the module (tests, tools) never touches boto3.
-    bootstrap.container().warm()
+bootstrap.initialize(settings.initialization_type)
 
 if settings.tracing_enabled:  # X-Ray SDK is imported only when tracing is on
     from aws_lambda_powertools import Tracer
