@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from .dal.dead_letters import SqsDeadLetters
     from .domain.processor import PaymentProcessor
     from .idempotency.clock import Clock
     from .logic.create_payment import CreatePayment
@@ -54,6 +55,7 @@ def after_restore() -> None:
 class Container:
     create_payment: CreatePayment
     get_payment: GetPayment
+    dead_letters: SqsDeadLetters
     client: Callable[[], DynamoDBClient]
 
     def warm(self) -> None:
@@ -77,7 +79,8 @@ def build(
 ) -> Container:
     """Wire the use cases; tests and tools pass their own client, processor or clock."""
     from .dal.business_writes import BusinessWrites
-    from .dal.clients import dynamodb_client
+    from .dal.clients import dynamodb_client, sqs_client
+    from .dal.dead_letters import SqsDeadLetters
     from .dal.idempotency_table import DynamoDBIdempotencyStore
     from .dal.payments_table import DynamoDBPaymentsTable
     from .idempotency import IdempotencyEngine
@@ -100,6 +103,7 @@ def build(
     return Container(
         create_payment=CreatePayment(engine, processor or _processor_from(settings), clock),
         get_payment=GetPayment(payments),
+        dead_letters=SqsDeadLetters(sqs_client, settings.dead_letter_queue_url),
         client=client,
     )
 

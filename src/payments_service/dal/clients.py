@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _lock = threading.Lock()
 _dynamodb: DynamoDBClient | None = None
+_sqs: Any = None
 
 
 def dynamodb_client() -> DynamoDBClient:
@@ -31,3 +32,19 @@ def dynamodb_client() -> DynamoDBClient:
                 )
                 _dynamodb = boto3.session.Session().client("dynamodb", config=config)
     return _dynamodb
+
+
+def sqs_client() -> Any:
+    """The process-wide SQS client (dead letters of the queue consumer). Reads AWS_ENDPOINT_URL_SQS locally."""
+    global _sqs
+    if _sqs is None:
+        with _lock:
+            if _sqs is None:
+                import boto3
+                from botocore.config import Config
+
+                config = Config(
+                    retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=1, read_timeout=3
+                )
+                _sqs = boto3.session.Session().client("sqs", config=config)
+    return _sqs

@@ -20,6 +20,8 @@ class Settings(BaseModel):
     # Used when no Lambda context tells the remaining time (scripts, some tests).
     default_lease_ms: int = Field(default=20_000, alias="IDEMPOTENCY_DEFAULT_LEASE_MS", ge=1_000)
     replay_cache_size: int = Field(default=0, alias="IDEMPOTENCY_REPLAY_CACHE_SIZE", ge=0)
+    # The queue consumer parks messages that can never succeed here (unset: they are left to SQS's redrive).
+    dead_letter_queue_url: str = Field(default="", alias="PAYMENT_REQUESTS_DLQ_URL")
     processor: Literal["sandbox"] = Field(default="sandbox", alias="PAYMENT_PROCESSOR")
     sandbox_slow_seconds: float = Field(default=3.0, alias="SANDBOX_SLOW_SECONDS", ge=0, le=60)
     metrics_namespace: str = Field(default="IdempotentPayments", alias="POWERTOOLS_METRICS_NAMESPACE")

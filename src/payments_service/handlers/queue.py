@@ -1,0 +1,77 @@
+"""Lambda entry point of the payment-request queue: each SQS message is a POST /payments by another road.
+
+Same use case, same engine, same scope and fingerprint as HTTP, so a message and an HTTP request with
+one merchant and key are one payment. Per message: created, declined or replayed -> done; in progress
+elsewhere or a transient failure -> reported in batchItemFailures (SQS delivers it again); a message
+that can never succeed -> parked on the dead-letter queue with its reason, never charged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from .. import bootstrap
+from ..idempotency.keys import record_id
+from .observability import Observation, logger, metrics
+from .problems import problem_for
+from .queue_messages import PaymentMessage, parse_message
+
+# The one refusal a later delivery can change: the first request with this key is still running.
+_TRANSIENT_REFUSALS = frozenset({"idempotency-key-in-use"})
+
+
+class RetryLater(Exception):
+    """Leave the message on the queue: SQS delivers it again after its visibility timeout."""
+
+
+def _consume(record: SQSRecord, context: LambdaContext | None) -> str:
+    observation = Observation("SQS payment-requests")
+    status = 500
+    try:
+        message: PaymentMessage = parse_message(record)
+        observation.fields["merchant"] = message.merchant
+        observation.fields["idempotency_key_hash"] = record_id(message.merchant, message.key)
+        remaining = context.get_remaining_time_in_millis() if context is not None else None
+        result = bootstrap.container().create_payment(message.merchant, message.key, message.request, remaining)
+        observation.outcome, status = result.outcome, 200
+        return result.outcome
+    except Exception as error:  # every outcome is decided here, message by message
+        problem = problem_for(error)
+        observation.outcome, status = problem.outcome, problem.status
+        if 400 <= problem.status < 500 and problem.slug not in _TRANSIENT_REFUSALS:
+            # No delivery can ever succeed: park it (never charged) instead of letting it be retried.
+            attributes = record.raw_event.get("messageAttributes") or {}
+            bootstrap.container().dead_letters.park(record.body or "", attributes, problem.slug)
+            observation.outcome = "dead_lettered"
+            observation.fields["reason"] = problem.slug
+            return "dead-lettered"
+        if problem.status >= 500 and problem.outcome == "error":
+            logger.exception("message failed")
+        raise RetryLater(problem.slug) from error
+    finally:
+        observation.fields["message_id"] = record.message_id
+        observation.finish(status)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    # A processor per batch: it keeps the batch's successes and failures.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    try:
+        return process_partial_response(
+            event=event,
+            record_handler=lambda record: _consume(record, context),
+            processor=processor,
+            context=context,
+        )
+    finally:
+        bootstrap.resume_collection()
+
+
+bootstrap.initialize(bootstrap.settings().initialization_type)

@@ -1,0 +1,44 @@
+"""Reading a payment request from an SQS message: the body is POST /payments' JSON, the key and the
+merchant travel as message attributes. The producer is trusted to name the merchant (queue policy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from ..idempotency.keys import validate_key
+from ..models.payments import CreatePaymentRequest
+from .idempotency_key import MissingKey
+from .principal import Unauthenticated
+from .transport import MAX_BODY_BYTES, BodyRejected, parse_body
+
+KEY_ATTRIBUTE = "Idempotency-Key"
+MERCHANT_ATTRIBUTE = "Merchant-Id"
+
+
+@dataclass(frozen=True)
+class PaymentMessage:
+    merchant: str
+    key: str
+    request: CreatePaymentRequest
+
+
+def _string_attribute(record: SQSRecord, name: str) -> str | None:
+    attribute = (record.raw_event.get("messageAttributes") or {}).get(name) or {}
+    value = attribute.get("stringValue")
+    return value if isinstance(value, str) and attribute.get("dataType", "String").startswith("String") else None
+
+
+def parse_message(record: SQSRecord) -> PaymentMessage:
+    """The message's request, or the same errors an HTTP request would get (mapped by handlers/problems.py)."""
+    merchant = _string_attribute(record, MERCHANT_ATTRIBUTE)
+    if not merchant:
+        raise Unauthenticated(f"The message has no {MERCHANT_ATTRIBUTE} attribute")
+    key = _string_attribute(record, KEY_ATTRIBUTE)
+    if key is None:
+        raise MissingKey(f"The message has no {KEY_ATTRIBUTE} attribute")
+    body = record.body or ""
+    if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+        raise BodyRejected("payload-too-large", 413, f"The body must not exceed {MAX_BODY_BYTES} bytes")
+    return PaymentMessage(merchant, validate_key(key), parse_body(CreatePaymentRequest, body))

@@ -1,0 +1,64 @@
+"""Payment events: the payments table's stream through EventBridge Pipes, read from template.yaml, and the
+pipe's input template applied to the stream record of an item exactly as dal/ writes it."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from local import template
+from payments_service.dal.payments_table import to_item
+from payments_service.models.payments import StoredPayment
+
+_PLACEHOLDER = re.compile(r"<\$\.([A-Za-z0-9_.]+)>")
+
+
+def _pipe() -> dict[str, Any]:
+    return template.resources("AWS::Pipes::Pipe")["PaymentEventsPipe"]["Properties"]
+
+
+def _render(input_template: str, record: dict[str, Any]) -> str:
+    """Pipes' substitution of `<$.path>` (string values, inside the template's own quotes)."""
+
+    def value(match: re.Match[str]) -> str:
+        node: Any = record
+        for part in match.group(1).split("."):
+            node = node[part]
+        return str(json.dumps(node))[1:-1]
+
+    return _PLACEHOLDER.sub(value, input_template)
+
+
+def test_the_pipe_reads_new_payment_records_and_puts_them_on_the_bus() -> None:
+    pipe = _pipe()
+    table = template.resources("AWS::DynamoDB::Table")["PaymentsTable"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    assert pipe["Source"] == {"Fn::GetAtt": ["PaymentsTable", "StreamArn"]}
+    assert pipe["Target"] == {"Fn::GetAtt": ["PaymentEventsBus", "Arn"]}
+    [pattern] = pipe["SourceParameters"]["FilterCriteria"]["Filters"]
+    assert json.loads(pattern["Pattern"]) == {"eventName": ["INSERT"]}  # a record is written once: one event
+    bus = pipe["TargetParameters"]["EventBridgeEventBusParameters"]
+    assert (bus["Source"], bus["DetailType"]) == ("idempotent-payments", "Payment Recorded")
+
+
+def test_the_event_detail_is_the_payment_with_its_id() -> None:
+    payment = StoredPayment(
+        id="pay_0123456789abcdef01234567",
+        merchant_id="arn:aws:iam::111111111111:user/merchant-a",
+        charge_id="ch_x",
+        amount=1250,
+        currency="EUR",
+        description='quoted "text"',
+        created_at="2026-12-02T07:00:00.000Z",
+    )
+    stream_record = {"eventName": "INSERT", "dynamodb": {"NewImage": to_item(payment)}}
+    detail = json.loads(_render(_pipe()["TargetParameters"]["InputTemplate"], stream_record))
+    assert detail == {
+        "id": payment.id,
+        "status": "succeeded",
+        "amount": "1250",
+        "currency": "EUR",
+        "merchant_id": payment.merchant_id,
+        "created_at": payment.created_at,
+    }
