@@ -53,7 +53,7 @@ def test_round_trips_are_the_fewest_possible(invoke: Any, dynamodb: Any) -> None
     _, decline_calls = _calls(
         dynamodb, lambda: invoke(payment_event(unique("k"), visa(source="tok_chargeDeclined"), merchant=merchant))
     )
-    assert decline_calls == ["PutItem", "UpdateItem"]
+    assert decline_calls == ["PutItem", "TransactWriteItems"]  # the decline is kept, with its recorded answer
     _, transient_calls = _calls(
         dynamodb, lambda: invoke(payment_event(unique("k"), visa(source="tok_processingError"), merchant=merchant))
     )

@@ -62,3 +62,20 @@ def test_the_event_detail_is_the_payment_with_its_id() -> None:
         "merchant_id": payment.merchant_id,
         "created_at": payment.created_at,
     }
+
+
+def test_a_declined_attempt_is_recorded_becomes_an_event_and_is_not_a_readable_payment(
+    invoke: Any, dynamodb: Any, settings: Any
+) -> None:
+    from tests.support import get_event, payment_event, payments_of, unique, visa
+
+    merchant = f"arn:aws:iam::111111111111:user/{unique('m')}"
+    answer = invoke(payment_event(unique("k"), visa(source="tok_insufficientFunds"), merchant=merchant))
+    assert answer["statusCode"] == 402
+    [record] = payments_of(dynamodb.client, settings.payments_table, merchant)
+    assert (record["status"]["S"], record["decline_code"]["S"]) == ("declined", "insufficient_funds")
+    assert "charge_id" not in record  # nothing was charged
+    detail = json.loads(_render(_pipe()["TargetParameters"]["InputTemplate"], {"dynamodb": {"NewImage": record}}))
+    assert (detail["id"], detail["status"]) == (record["payment_id"]["S"], "declined")
+    # The attempt is not a payment the merchant can read
+    assert invoke(get_event(record["payment_id"]["S"], merchant=merchant))["statusCode"] == 404

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.payments import RecordPayment
-from .payments_table import DynamoDBPaymentsTable
+from ..domain.payments import RecordDecline, RecordPayment
+from .payments_table import DynamoDBPaymentsTable, declined_to_item, to_item
 
 
 class BusinessWrites:
@@ -16,5 +16,7 @@ class BusinessWrites:
 
     def __call__(self, write: object) -> dict[str, Any]:
         if isinstance(write, RecordPayment):
-            return self._payments.insert(write.payment)
+            return self._payments.insert(to_item(write.payment))
+        if isinstance(write, RecordDecline):
+            return self._payments.insert(declined_to_item(write.declined))
         raise TypeError(f"no DynamoDB write for {type(write).__name__}")

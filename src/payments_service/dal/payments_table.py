@@ -8,11 +8,27 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.payments import PaymentsUnavailable
-from ..models.payments import StoredPayment
+from ..models.payments import DeclinedPayment, StoredPayment
 from .errors import is_transient
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def declined_to_item(declined: DeclinedPayment) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "payment_id": {"S": declined.id},
+        "merchant_id": {"S": declined.merchant_id},
+        "amount": {"N": str(declined.amount)},
+        "currency": {"S": declined.currency},
+        "status": {"S": declined.status},
+        "decline_code": {"S": declined.decline_code},
+        "metadata": {"M": {k: {"S": v} for k, v in declined.metadata.items()}},
+        "created_at": {"S": declined.created_at},
+    }
+    if declined.description is not None:
+        item["description"] = {"S": declined.description}
+    return item
 
 
 def to_item(payment: StoredPayment) -> dict[str, Any]:
@@ -50,17 +66,13 @@ class DynamoDBPaymentsTable:
         self._client = client
         self._table = table_name
 
-    def insert(self, payment: StoredPayment) -> dict[str, Any]:
-        """A TransactWriteItems entry that creates the payment; its condition fails if the id exists."""
+    def insert(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A TransactWriteItems entry that creates a record; its condition fails if the id exists."""
         return {
-            "Put": {
-                "TableName": self._table,
-                "Item": to_item(payment),
-                "ConditionExpression": "attribute_not_exists(payment_id)",
-            }
+            "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(payment_id)"}
         }
 
-    def get(self, payment_id: str) -> StoredPayment | None:
+    def get(self, payment_id: str) -> StoredPayment | DeclinedPayment | None:
         try:
             response = self._client().get_item(
                 TableName=self._table, Key={"payment_id": {"S": payment_id}}, ConsistentRead=True
@@ -70,4 +82,17 @@ class DynamoDBPaymentsTable:
                 raise PaymentsUnavailable(type(error).__name__) from error
             raise
         item = response.get("Item")
-        return from_item(item) if item else None
+        if not item:
+            return None
+        if item.get("status", {}).get("S") == "declined":
+            return DeclinedPayment(
+                id=item["payment_id"]["S"],
+                merchant_id=item["merchant_id"]["S"],
+                amount=int(item["amount"]["N"]),
+                currency=item["currency"]["S"],
+                decline_code=item["decline_code"]["S"],
+                description=item.get("description", {}).get("S"),
+                metadata={k: v["S"] for k, v in item.get("metadata", {}).get("M", {}).items()},
+                created_at=item["created_at"]["S"],
+            )
+        return from_item(item)

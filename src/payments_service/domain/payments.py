@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from ..models.payments import StoredPayment
+from ..models.payments import DeclinedPayment, StoredPayment
 
 
 class PaymentsUnavailable(Exception):
@@ -15,8 +15,8 @@ class PaymentsUnavailable(Exception):
 
 
 class PaymentsRepository(Protocol):
-    def get(self, payment_id: str) -> StoredPayment | None:
-        """The payment, or None. PaymentsUnavailable on a transient failure."""
+    def get(self, payment_id: str) -> StoredPayment | DeclinedPayment | None:
+        """The payment record, or None. PaymentsUnavailable on a transient failure."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,13 @@ class RecordPayment:
     """A business write: create the payment record, refused if a payment with its id exists."""
 
     payment: StoredPayment
+
+
+@dataclass(frozen=True)
+class RecordDecline:
+    """A business write: keep the declined attempt (audit, payment events), refused if its id exists."""
+
+    declined: DeclinedPayment
 
 
 def payment_id_for(reference: str) -> str:

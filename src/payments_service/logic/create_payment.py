@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..domain.payments import RecordPayment, payment_id_for, rfc3339
+from ..domain.payments import RecordDecline, RecordPayment, payment_id_for, rfc3339
 from ..domain.processor import Declined, InvalidPaymentSource, PaymentProcessor, ProcessorUnavailable
 from ..idempotency import Claim, Completion, IdempotencyEngine, IdempotentRequest, WriteRejected
 from ..idempotency.clock import Clock
 from ..idempotency.fingerprint import canonical_json
-from ..models.payments import CreatePaymentRequest, RecordedPayment, StoredPayment
+from ..models.payments import CreatePaymentRequest, DeclinedPayment, RecordedPayment, StoredPayment
 
 OPERATION = "payments.create"
 
@@ -51,9 +51,18 @@ class CreatePayment:
                     reference=claim.reference, amount=request.amount, currency=request.currency, source=request.source
                 )
             except Declined as decline:
-                return Completion(
-                    RecordedPayment(outcome="declined", decline_code=decline.decline_code).model_dump_json()
+                declined = DeclinedPayment(
+                    id=payment_id_for(claim.reference),
+                    merchant_id=merchant,
+                    amount=request.amount,
+                    currency=request.currency,
+                    decline_code=decline.decline_code,
+                    description=request.description,
+                    metadata=request.metadata,
+                    created_at=rfc3339(self._clock.now_ms()),
                 )
+                recorded = RecordedPayment(outcome="declined", decline_code=decline.decline_code)
+                return Completion(recorded.model_dump_json(), writes=(RecordDecline(declined),), if_rejected="release")
             payment = StoredPayment(
                 id=payment_id_for(claim.reference),
                 merchant_id=merchant,

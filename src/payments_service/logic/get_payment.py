@@ -15,6 +15,7 @@ class GetPayment:
         if not Payment.ID_PATTERN.match(payment_id):
             return None
         payment = self._repository.get(payment_id)
-        if payment is None or payment.merchant_id != merchant:
+        # A declined attempt is kept for audit and events; it never became a payment.
+        if not isinstance(payment, StoredPayment) or payment.merchant_id != merchant:
             return None
         return payment

@@ -57,6 +57,22 @@ class StoredPayment(Payment):
         return Payment.model_validate(self.model_dump(include=set(Payment.model_fields))).model_dump_json()
 
 
+class DeclinedPayment(BaseModel):
+    """Payments-table item of a declined attempt: kept for audit and payment events, never a payment to read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    status: Literal["declined"] = "declined"
+    decline_code: str
+    description: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created_at: str
+
+
 class RecordedPayment(BaseModel):
     """What a create-payment records under its key: replayed as is, whatever transport asks again."""
 
