@@ -17,11 +17,10 @@ import os
 import sys
 from typing import Any
 
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-logging.disable(logging.WARNING)  # samtranslator's feature-toggle notices are noise here
-
 from samcli.lib.translate.sam_template_validator import SamTemplateValidator
 from samcli.yamlhelper import yaml_parse
+
+logging.disable(logging.WARNING)  # samtranslator's feature-toggle notices are noise here
 
 
 class OfflinePolicyLoader:
@@ -50,6 +49,7 @@ def carry_checkov_suppressions(sam_template: dict[str, Any], transformed: dict[s
 
 def main(argv: list[str]) -> int:
     *flags, path = argv
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # ARNs need a partition; nothing is called
     with open(path, encoding="utf-8") as handle:
         sam_template = yaml_parse(handle.read())
     transformed = transform(sam_template)
