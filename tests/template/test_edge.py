@@ -138,6 +138,24 @@ def test_access_logs_are_one_json_line_per_request_without_bodies_or_keys(transf
     assert transformed["Resources"][log_group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
+def test_the_stage_is_created_after_the_account_names_its_logging_role(transformed: dict[str, Any]) -> None:
+    # A stage with access logs fails to create until the region's API Gateway account names a
+    # CloudWatch Logs role; when the stack sets that role, the API (hence its stage) waits for it.
+    resources = transformed["Resources"]
+    (api,) = of_type(transformed, "AWS::ApiGateway::RestApi").values()
+    (waits_for,) = [api["DependsOn"]] if isinstance(api["DependsOn"], str) else api["DependsOn"]
+    condition, account, _ = resources[waits_for]["Metadata"]["LoggingRole"]["Fn::If"]
+    assert resources[account["Ref"]]["Type"] == "AWS::ApiGateway::Account"
+    assert resources[account["Ref"]]["Condition"] == condition == "CreateApiGatewayLoggingRole"
+    role = resources[account["Ref"]]["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    assert resources[role]["Properties"]["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}
+    ]
+    (stage,) = of_type(transformed, "AWS::ApiGateway::Stage").values()
+    deployment = resources[stage["Properties"]["DeploymentId"]["Ref"]]
+    assert deployment["Properties"]["RestApiId"] == {"Ref": "PaymentsApi"}
+
+
 def test_cors_is_off_by_default_and_allows_the_idempotency_key_when_on(transformed: dict[str, Any]) -> None:
     assert transformed["Parameters"]["CorsAllowedOrigin"]["Default"] == ""
     preflight = _rest_api(transformed)["Properties"]["Body"]["paths"]["/payments"]["options"]
