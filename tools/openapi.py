@@ -4,9 +4,10 @@ The Lambda's resolver runs without Powertools' validation middleware (cold start
 take no typed parameters. Here the same routes, with the same documentation (handlers/api_docs.py) and the same
 pydantic models, are declared with typed signatures on a documentation-only resolver.
 The committed openapi.json is this output; tests/hostile/test_openapi.py fails when they drift apart.
-Two things the resolver cannot say are added here, from the code that owns them:
+Things the resolver cannot say are added here, from the code or template that owns them:
 - the Idempotency-Key header, which the route reads itself (handlers/idempotency_key.py) instead of declaring it;
-- no 422 "HTTPValidationError": the resolver maps every validation error to a 400 problem instead.
+- no 422 "HTTPValidationError": the resolver maps every validation error to a 400 problem instead;
+- the deployed server and the answers API Gateway gives itself (template.yaml's stage and GatewayResponses).
 """
 
 import contextlib
@@ -14,6 +15,8 @@ import json
 import os
 import sys
 from typing import Any
+
+from local import template
 
 TITLE = "idempotent-payments"
 VERSION = "1.0.0"
@@ -39,6 +42,14 @@ _DUMMY_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 _VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+# Problems API Gateway answers itself, before the function runs (template.yaml GatewayResponses).
+EDGE_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": "Not SigV4-signed, or no such route (API Gateway; the function never runs). "
+    "A bad or expired signature and a caller not allowed to invoke the API get 403 too.",
+    "THROTTLED": "Over the stage's rate or burst limit (API Gateway). Retry later with the same key and body.",
+    "INTEGRATION_TIMEOUT": "The function did not answer within API Gateway's 29 s. Retry with the same key and body: "
+    "it replays the outcome, or gets 409 while the first attempt still runs; it never charges twice.",
+}
 
 
 def _import_docs() -> Any:
@@ -94,6 +105,41 @@ def _documentation_resolver(docs: Any) -> Any:
     return doc
 
 
+def _api_properties() -> dict[str, Any]:
+    (api,) = template.resources("AWS::Serverless::Api").values()
+    properties: dict[str, Any] = api["Properties"]
+    return properties
+
+
+def _deployed_server() -> Any:
+    from aws_lambda_powertools.event_handler.openapi.models import Server, ServerVariable
+
+    return Server(
+        url="https://{restApiId}.execute-api.{region}.amazonaws.com/" + _api_properties()["StageName"],
+        description="Deployed stage (stack output ApiUrl). Behind a custom domain: https://{domain}/{basePath}",
+        variables={
+            "restApiId": ServerVariable(default="abc123defg", description="The REST API id"),
+            "region": ServerVariable(default="us-east-1", description="The stack's AWS region"),
+        },
+    )
+
+
+def _edge_responses() -> dict[str, Any]:
+    gateway = _api_properties()["GatewayResponses"]
+    responses: dict[str, Any] = {}
+    for response_type, description in EDGE_RESPONSES.items():
+        response: dict[str, Any] = {
+            "description": description,
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        if "Retry-After" in gateway[response_type]["ResponseParameters"]["Headers"]:
+            response["headers"] = {
+                "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+            }
+        responses[str(gateway[response_type]["StatusCode"])] = response
+    return responses
+
+
 def _generated() -> dict[str, Any]:
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 
@@ -111,7 +157,10 @@ def _generated() -> dict[str, Any]:
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
-        servers=[Server(url=LOCAL_SERVER, description="make run: local server with an embedded DynamoDB")],
+        servers=[
+            _deployed_server(),
+            Server(url=LOCAL_SERVER, description="make run: local server with an embedded DynamoDB"),
+        ],
         security_schemes={"sigv4": sigv4},
         security=[{"sigv4": []}],
     )
@@ -140,8 +189,10 @@ def document() -> dict[str, Any]:
     doc = _generated()
     post = doc["paths"]["/payments"]["post"]
     post["parameters"] = [*post.get("parameters", []), idempotency_key_parameter()]
+    edge = _edge_responses()
     for operation in (op for path in doc["paths"].values() for op in path.values()):
         responses = operation["responses"]
+        responses.update({status: response for status, response in edge.items() if status not in responses})
         for status in [s for s, r in responses.items() if _refers_to(r, "HTTPValidationError")]:
             del responses[status]  # never sent: RequestValidationError becomes a 400 problem
     reachable = _reachable_schemas(doc)

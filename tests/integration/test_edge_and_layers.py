@@ -176,3 +176,17 @@ def test_use_cases_know_neither_http_nor_boto3() -> None:
     imports = _imports(SRC / "logic") | _imports(SRC / "domain")
     forbidden = ("..handlers", "..dal", "boto", "aws_lambda_powertools.event_handler", "botocore")
     assert not [i for i in imports if i.startswith(forbidden)], imports
+
+
+def test_every_outcome_the_problem_map_can_give_is_a_known_outcome() -> None:
+    from payments_service.handlers import problems
+    from payments_service.handlers.observability import OUTCOMES
+
+    given = {problems._INTERNAL.outcome}
+    for cls, build in problems._PROBLEMS.items():
+        error = cls.__new__(cls)  # the map reads attributes only where the class defines them
+        for attribute in ("malformed", "errors", "retry_after_seconds", "slug", "status", "detail"):
+            setattr(error, attribute, 1 if attribute in ("retry_after_seconds", "status") else "x")
+        error.malformed = False
+        given.add(build(error).outcome)
+    assert given <= set(OUTCOMES), given - set(OUTCOMES)

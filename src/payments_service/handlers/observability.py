@@ -12,6 +12,25 @@ logger = Logger()
 metrics = Metrics()
 
 
+# Every way a request or message can end; each is one metric, Payment<Outcome> (see metric_name).
+OUTCOMES = (
+    "created",
+    "declined",
+    "replayed",
+    "found",
+    "conflict",
+    "mismatch",
+    "released",
+    "rejected",
+    "invalid",
+    "unauthenticated",
+    "not_found",
+    "unavailable",
+    "dead_lettered",
+    "error",
+)
+
+
 @dataclass
 class Observation:
     """What the request revealed about itself; filled in as it is served."""

@@ -5,9 +5,30 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from iso4217 import Currency as Iso4217
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-Currency = Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, upper case")]
+# ISO 4217's list (the iso4217 package ships it) without the codes that have no minor unit: metals,
+# funds and test codes (XAU, XDR, XTS, XXX...) are not money a card is charged in.
+MINOR_UNIT_EXPONENTS: dict[str, int] = {c.code: c.exponent for c in Iso4217 if c.exponent is not None}
+
+
+def _payable_currency(code: str) -> str:
+    if code not in MINOR_UNIT_EXPONENTS:
+        raise ValueError("not an ISO 4217 currency code with a minor unit")  # the input is never echoed
+    return code
+
+
+Currency = Annotated[
+    StrictStr,
+    Field(
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code, upper case. `amount` counts its minor unit: 10^exponent of them make one unit "
+        "(x-minor-unit-exponents: USD 2, JPY 0, BHD 3)",
+        json_schema_extra={"enum": sorted(MINOR_UNIT_EXPONENTS), "x-minor-unit-exponents": MINOR_UNIT_EXPONENTS},
+    ),
+    AfterValidator(_payable_currency),
+]
 MetadataKey = Annotated[StrictStr, Field(min_length=1, max_length=40)]
 MetadataValue = Annotated[StrictStr, Field(max_length=500)]
 
