@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from payments_service.domain.processor import ProcessorMisconfigured
+from payments_service.domain.processor import ProcessorMisconfigured, ProcessorUnavailable
 from payments_service.models.settings import Settings
 from tests.stripe_double.server import TEST_KEY
 from tests.support import payment_event, unique
@@ -77,35 +78,58 @@ def test_the_sandbox_cold_path_never_imports_the_stripe_sdk_or_the_parameters_ut
 
 @pytest.fixture
 def secrets_manager() -> Iterator[Any]:
-    """Stock moto in-process (no concurrency here), with Powertools' caches emptied before and after."""
+    """A secretsmanager client answered by botocore's Stubber: no network, no global patching."""
     import boto3
-    from aws_lambda_powertools.utilities import parameters
-    from moto import mock_aws
+    from botocore.stub import Stubber
 
-    parameters.clear_caches()
-    parameters.base.DEFAULT_PROVIDERS.clear()
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name="us-east-1")
-    parameters.clear_caches()
-    parameters.base.DEFAULT_PROVIDERS.clear()
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.client = client  # type: ignore[attr-defined]
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments/stripe-AbCdEf"
+
+
+def secret_answer(value: str) -> dict[str, Any]:
+    return {"ARN": ARN, "Name": "payments/stripe", "SecretString": value, "VersionId": uuid.uuid4().hex}
 
 
 def test_the_key_is_read_from_secrets_manager_and_refreshed_after_max_age(secrets_manager: Any) -> None:
-    from payments_service import bootstrap
+    from payments_service.dal.secrets import processor_secret
 
-    arn = secrets_manager.create_secret(Name=unique("stripe"), SecretString="sk_test_from_secret")["ARN"]
-    env = {**TABLES, "PAYMENT_PROCESSOR": "stripe", "STRIPE_API_KEY_SECRET_ARN": arn}
-    read = bootstrap._stripe_api_key(Settings.from_env({**env, "STRIPE_SECRET_MAX_AGE_SECONDS": "1"}))
+    secrets_manager.add_response("get_secret_value", secret_answer("sk_test_from_secret"), {"SecretId": ARN})
+    secrets_manager.add_response("get_secret_value", secret_answer("sk_test_rotated"), {"SecretId": ARN})
+    read = processor_secret(ARN, 1, client=lambda: secrets_manager.client)
     assert read() == "sk_test_from_secret"
-    secrets_manager.put_secret_value(SecretId=arn, SecretString="sk_test_rotated")
-    assert read() == "sk_test_from_secret"  # served from the cache
+    assert read() == "sk_test_from_secret"  # served from the cache: no second call yet
     time.sleep(1.2)
     assert read() == "sk_test_rotated"  # max_age passed: read again
 
 
-def test_a_missing_secret_is_misconfiguration_and_the_message_holds_no_value(secrets_manager: Any) -> None:
+@pytest.mark.parametrize(
+    ("code", "raised"),
+    [
+        ("ResourceNotFoundException", ProcessorMisconfigured),
+        ("AccessDeniedException", ProcessorMisconfigured),
+        ("ThrottlingException", ProcessorUnavailable),
+    ],
+)
+def test_an_unreadable_secret_is_misconfiguration_or_unavailable_and_names_no_value(
+    secrets_manager: Any, code: str, raised: type[Exception]
+) -> None:
     from payments_service.dal.secrets import processor_secret
 
-    missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"
-    with pytest.raises(ProcessorMisconfigured, match="ResourceNotFoundException"):
-        processor_secret(missing, 300)()
+    secrets_manager.add_client_error("get_secret_value", service_error_code=code, http_status_code=400)
+    with pytest.raises(raised):
+        processor_secret(ARN, 300, client=lambda: secrets_manager.client)()
+
+
+def test_bootstrap_reads_the_key_from_the_secret_when_an_arn_is_set() -> None:
+    from payments_service import bootstrap
+    from payments_service.dal import secrets
+
+    chosen = Settings.from_env({**TABLES, "PAYMENT_PROCESSOR": "stripe", "STRIPE_API_KEY_SECRET_ARN": ARN})
+    reader = bootstrap._stripe_api_key(chosen)
+    assert reader.__module__ == secrets.__name__ and reader.__qualname__.startswith("processor_secret")

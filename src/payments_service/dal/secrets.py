@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -16,23 +18,37 @@ _MISCONFIGURED = frozenset(
 )
 
 
-def processor_secret(arn: str, max_age_seconds: int) -> Callable[[], str]:
-    """A reader of the processor's secret string. Raises the processor port's errors, never the value."""
+def processor_secret(arn: str, max_age_seconds: int, client: Callable[[], Any] | None = None) -> Callable[[], str]:
+    """A reader of the processor's secret string. Raises the processor port's errors, never the value.
+
+    client: a factory of the secretsmanager client (tests); by default Powertools builds its own on first use.
+    """
+    provider: Any = None
+    lock = threading.Lock()
 
     def read() -> str:
-        from aws_lambda_powertools.utilities import parameters  # imports boto3: paid only by the Stripe path
+        nonlocal provider
+        # Imported here: Parameters brings boto3, paid only on the Stripe path and only at the first payment.
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+        with lock:
+            if provider is None:
+                provider = SecretsProvider(boto3_client=client() if client else None)
         try:
-            value = parameters.get_secret(arn, max_age=max_age_seconds)
-        except parameters.exceptions.GetParameterError as error:
-            cause = error.__context__
-            if isinstance(cause, ClientError) and error_code(cause) in _MISCONFIGURED:
-                raise ProcessorMisconfigured(f"secret unreadable: {error_code(cause)}") from None
-            if cause is None or is_transient(cause):
-                raise ProcessorUnavailable("secret temporarily unreadable") from None
-            raise ProcessorMisconfigured(f"secret unreadable: {type(cause).__name__}") from None
+            value = provider.get(arn, max_age=max_age_seconds)
+        except GetParameterError as error:
+            raise _classified(error.__context__) from None
         if not isinstance(value, str) or not value.strip():
             raise ProcessorMisconfigured("the secret holds no API key string")
         return value.strip()
 
     return read
+
+
+def _classified(cause: BaseException | None) -> Exception:
+    if isinstance(cause, ClientError) and error_code(cause) in _MISCONFIGURED:
+        return ProcessorMisconfigured(f"secret unreadable: {error_code(cause)}")
+    if cause is None or is_transient(cause):
+        return ProcessorUnavailable("secret temporarily unreadable")
+    return ProcessorMisconfigured(f"secret unreadable: {type(cause).__name__}")
