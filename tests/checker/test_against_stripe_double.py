@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +14,7 @@ import pytest
 from tests.stripe_double import StripeDouble
 from tests.stripe_double.server import TEST_KEY
 
-from .conftest import ROOT, STARTUP_SECONDS, free_port, no_aws_environment
+from .conftest import ROOT, no_aws_environment, serving
 
 
 @pytest.fixture(scope="module")
@@ -28,46 +26,10 @@ def double() -> Iterator[StripeDouble]:
 @pytest.fixture(scope="module")
 def stripe_server(double: StripeDouble, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """What `make run PAYMENT_PROCESSOR=stripe STRIPE_API_KEY=… STRIPE_API_BASE=…` starts, on a free port."""
-    log: Path = tmp_path_factory.mktemp("stripe-server") / "server.log"
-    port = free_port()
-    env = {
-        **no_aws_environment(),
-        "PAYMENT_PROCESSOR": "stripe",
-        "STRIPE_API_KEY": TEST_KEY,
-        "STRIPE_API_BASE": double.url,
-    }
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local.server", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-    ready = threading.Event()
-
-    def drain() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith("payments API on"):
-                ready.set()
-        ready.set()
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    try:
-        if not ready.wait(STARTUP_SECONDS) or process.poll() is not None:
-            pytest.fail(f"local server did not start: {log.read_text()}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        reader.join(timeout=5)
+    stripe = {"PAYMENT_PROCESSOR": "stripe", "STRIPE_API_KEY": TEST_KEY, "STRIPE_API_BASE": double.url}
+    env = {**no_aws_environment(), **stripe}
+    with serving(tmp_path_factory.mktemp("stripe-server"), env) as url:
+        yield url
 
 
 def test_the_local_stripe_run_passes_every_check_with_one_key_per_payment_intent(
