@@ -13,13 +13,14 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 TRANSFORMED := .aws-sam/transformed-template.json
 PORT ?= 3000
 DYNAMODB_PORT ?= 8000
+STRIPE_DOUBLE_PORT ?= 12111
 EVENT ?= events/create_payment.json
 AWS_REGION ?= us-east-1
 BUILD_DIR := .aws-sam/build
 # pip on these machines warns about configured local mirrors it cannot find; keep the log readable.
 QUIET_PIP := { grep -v '^WARNING: Location' || true; }
 
-.PHONY: run test invoke dynamodb lint lint-code lint-template build check-build test-python bench bench-smoke openapi deploy clean
+.PHONY: run test invoke dynamodb stripe-double lint lint-code lint-template build check-build test-python bench bench-smoke openapi deploy clean
 
 $(STAMP): requirements/dev.txt src/requirements.txt src/requirements-tracing.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,9 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 
 run: $(STAMP)  ## serve the API on http://127.0.0.1:$(PORT) with an embedded DynamoDB
 	$(PY) -m local.server --port $(PORT)
+
+stripe-double: $(STAMP)  ## the Stripe test double, for `make run PAYMENT_PROCESSOR=stripe` (it prints how)
+	$(PY) -m tests.stripe_double --port $(STRIPE_DOUBLE_PORT)
 
 invoke: $(STAMP)  ## `sam local invoke -e $(EVENT)` without Docker
 	$(PY) -m local.invoke $(EVENT)

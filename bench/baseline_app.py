@@ -126,7 +126,7 @@ def build(
         payment = StoredPayment(
             id=payment_id_for(reference),
             merchant_id=intent.merchant,
-            charge_id=charged.id,
+            processor_payment_id=charged.id,
             amount=request.amount,
             currency=request.currency,
             description=request.description,

@@ -103,7 +103,7 @@ def build(
         payment = StoredPayment(
             id=payment_id_for(reference),
             merchant_id=merchant,
-            charge_id=charge.id,
+            processor_payment_id=charge.id,
             amount=request.amount,
             currency=request.currency,
             description=request.description,

@@ -28,7 +28,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     payment = StoredPayment(
         id=payment_id_for(reference),
         merchant_id=merchant,
-        charge_id="ch_floor",
+        processor_payment_id="ch_floor",
         amount=request.amount,
         currency=request.currency,
         description=request.description,

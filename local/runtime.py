@@ -12,6 +12,9 @@ from .embedded_dynamodb import EmbeddedDynamoDB
 from .lambda_context import LocalLambdaContext
 from .tables import create_tables
 
+# The developer's choice wins over the template's defaults: `make run PAYMENT_PROCESSOR=stripe STRIPE_API_KEY=…`.
+PASS_THROUGH = ("PAYMENT_PROCESSOR", "STRIPE_API_KEY", "STRIPE_API_BASE", "PROCESSOR_IDEMPOTENCY_WINDOW_SECONDS")
+
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
@@ -46,7 +49,9 @@ class LocalRuntime:
         os.environ.update(FAKE_CREDENTIALS)
         client = boto3.client("dynamodb", endpoint_url=self.dynamodb.endpoint, region_name="us-east-1")
         self.table_names = create_tables(client)
+        chosen = {name: os.environ[name] for name in PASS_THROUGH if os.environ.get(name)}
         os.environ.update(local_environment(self.dynamodb.endpoint, self.table_names))
+        os.environ.update(chosen)
         os.environ.update(self._overrides)
         module_name, function_name = template.handler_path().rsplit(".", 1)
         self.handler = getattr(importlib.import_module(module_name), function_name)

@@ -90,3 +90,21 @@ def invoke(deps: Any) -> Iterator[Callable[..., dict[str, Any]]]:
 
     yield call
     bootstrap.use(None)
+
+
+@pytest.fixture
+def stripe_double() -> Iterator[Any]:
+    """The Stripe test double on a free 127.0.0.1 port, stopped after the test."""
+    from tests.stripe_double import StripeDouble
+
+    with StripeDouble(slow_seconds=0.5) as double:
+        yield double
+
+
+@pytest.fixture
+def stripe_processor(stripe_double: Any) -> Any:
+    """The real Stripe adapter (and SDK) pointed at the double: two SDK retries, short attempts."""
+    from payments_service.processors.stripe import StripeProcessor
+    from tests.stripe_double.server import TEST_KEY
+
+    return StripeProcessor(lambda: TEST_KEY, api_base=stripe_double.url, max_network_retries=2, attempt_timeout_s=1.0)

@@ -64,10 +64,31 @@ class Container:
 
 
 def _processor_from(settings: Settings) -> PaymentProcessor:
-    """The processor PAYMENT_PROCESSOR names; Settings admits only the ones implemented."""
+    """The processor PAYMENT_PROCESSOR names; Settings admits only the ones implemented. The Stripe SDK and
+    the secret reader are imported only when Stripe is chosen: the sandbox's cold start never pays for them."""
+    if settings.processor == "stripe":
+        from .processors.stripe import StripeProcessor
+
+        return StripeProcessor(
+            _stripe_api_key(settings),
+            api_base=settings.stripe_api_base,
+            max_network_retries=settings.stripe_max_network_retries,
+            attempt_timeout_s=settings.stripe_attempt_timeout_seconds,
+        )
     from .processors.sandbox import SandboxProcessor
 
     return SandboxProcessor(slow_seconds=settings.sandbox_slow_seconds)
+
+
+def _stripe_api_key(settings: Settings) -> Callable[[], str]:
+    """Secrets Manager when an ARN is set (deployed), else STRIPE_API_KEY (local runs, tests)."""
+    if settings.stripe_api_key_secret_arn:
+        from .dal.secrets import processor_secret
+
+        return processor_secret(settings.stripe_api_key_secret_arn, settings.stripe_secret_max_age_seconds)
+    key = settings.stripe_api_key
+    assert key is not None  # Settings refuses stripe without one or the other
+    return key.get_secret_value
 
 
 def build(
@@ -99,9 +120,12 @@ def build(
         default_lease_ms=settings.default_lease_ms,
         clock=clock,
         cache=ReplayCache(settings.replay_cache_size) if settings.replay_cache_size > 0 else None,
+        reference_window_seconds=settings.processor_idempotency_window_seconds,
     )
     return Container(
-        create_payment=CreatePayment(engine, processor or _processor_from(settings), clock),
+        create_payment=CreatePayment(
+            engine, processor or _processor_from(settings), clock, settings.processor_commit_reserve_ms
+        ),
         get_payment=GetPayment(payments),
         dead_letters=SqsDeadLetters(sqs_client, settings.dead_letter_queue_url),
         client=client,

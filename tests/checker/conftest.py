@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -54,16 +55,15 @@ def run_checker(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, 
     return run
 
 
-@pytest.fixture(scope="module")
-def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m local.server --slow-seconds 1` on a free port; ready when it announces its URL; always stopped."""
-    tmp_path = tmp_path_factory.mktemp("local-server")
+@contextlib.contextmanager
+def serving(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[str]:
+    """`python -m local.server ARGS` on a free port; ready when it announces its URL; always stopped."""
     port = free_port()
     stderr = (tmp_path / "server.stderr").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.server", "--port", str(port), "--slow-seconds", "1"],
+        [sys.executable, "-m", "local.server", "--port", str(port), *args],
         cwd=ROOT,
-        env=no_aws_environment(),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
@@ -95,3 +95,10 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait(timeout=10)
         reader.join(timeout=5)
         stderr.close()
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python -m local.server --slow-seconds 1` on a free port; always stopped."""
+    with serving(tmp_path_factory.mktemp("local-server"), no_aws_environment(), "--slow-seconds", "1") as url:
+        yield url

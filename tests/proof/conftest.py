@@ -23,8 +23,9 @@ def make_rig(dynamodb: Any, settings: Any, tmp_path: Path) -> Iterator[Callable[
     """A Rig around a processor of the test's choosing (the sandbox by default)."""
     from payments_service import bootstrap
 
-    def make(sandbox: Any = None, wrap_client: Callable[[Any], Any] | None = None) -> Rig:
-        return build_rig(settings, dynamodb.client, tmp_path / "ledger.jsonl", sandbox=sandbox, wrap_client=wrap_client)
+    def make(sandbox: Any = None, wrap_client: Callable[[Any], Any] | None = None, **setting_changes: Any) -> Rig:
+        chosen = settings.model_copy(update=setting_changes)
+        return build_rig(chosen, dynamodb.client, tmp_path / "ledger.jsonl", sandbox=sandbox, wrap_client=wrap_client)
 
     yield make
     bootstrap.use(None)

@@ -24,7 +24,7 @@ def assert_exactly_once(rig: Rig, merchant: str, key: str, event: dict[str, Any]
     assert [p["payment_id"]["S"] for p in payments] == [final.payment_id]
     # Exactly one distinct charge at the processor (a reference is one charge there), and it is the one recorded.
     assert len(rig.ledger.references()) == 1, rig.ledger.entries()
-    assert {p["charge_id"]["S"] for p in payments} == rig.ledger.charge_ids()
+    assert {p["processor_payment_id"]["S"] for p in payments} == rig.ledger.charge_ids()
     # The key is finished: completed with this very answer, no lease left to wait out.
     record = key_record(rig.db, settings.idempotency_table, merchant, key)
     assert record is not None and record.status is Status.COMPLETED, record

@@ -130,8 +130,12 @@ class CrashingProcessor:
         self._inner = inner
         self._plan = plan
 
-    def charge(self, *, reference: str, amount: int, currency: str, source: str) -> Charge:
-        charge: Charge = self._inner.charge(reference=reference, amount=amount, currency=currency, source=source)
+    def charge(
+        self, *, reference: str, amount: int, currency: str, source: str, timeout_s: float | None = None
+    ) -> Charge:
+        charge: Charge = self._inner.charge(
+            reference=reference, amount=amount, currency=currency, source=source, timeout_s=timeout_s
+        )
         self._plan.reached(Boundary.AFTER_CHARGE)
         return charge
 
@@ -167,8 +171,12 @@ class LedgerProcessor:
         self._inner = inner
         self._ledger = ledger
 
-    def charge(self, *, reference: str, amount: int, currency: str, source: str) -> Charge:
-        charge: Charge = self._inner.charge(reference=reference, amount=amount, currency=currency, source=source)
+    def charge(
+        self, *, reference: str, amount: int, currency: str, source: str, timeout_s: float | None = None
+    ) -> Charge:
+        charge: Charge = self._inner.charge(
+            reference=reference, amount=amount, currency=currency, source=source, timeout_s=timeout_s
+        )
         self._ledger.record(reference, charge.id)
         return charge
 
@@ -192,7 +200,9 @@ class GatedProcessor:
         self.gates = [Gate() for _ in range(gates)]
         self._then_raise = then_raise or {}
 
-    def charge(self, *, reference: str, amount: int, currency: str, source: str) -> Charge:
+    def charge(
+        self, *, reference: str, amount: int, currency: str, source: str, timeout_s: float | None = None
+    ) -> Charge:
         with self._lock:
             index, self._calls = self._calls, self._calls + 1
         if index < len(self.gates):

@@ -248,7 +248,7 @@ class Interleavings(RuleBasedStateMachine):
             assert slot not in seen, ("two payments for one key in one period", seen[slot], p["payment_id"]["S"])
             seen[slot] = p["payment_id"]["S"]
         charged = {e["charge"] for e in self.rig.ledger.entries()}
-        assert {p["charge_id"]["S"] for p in payments} <= charged, "a payment without a processor charge"
+        assert {p["processor_payment_id"]["S"] for p in payments} <= charged, "a payment without a processor charge"
         references: dict[tuple[str, int], set[str]] = {}
         for reference, epoch in self.charges:
             references.setdefault((reference[:32], epoch), set()).add(reference)

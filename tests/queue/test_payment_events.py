@@ -46,7 +46,7 @@ def test_the_event_detail_is_the_payment_with_its_id() -> None:
     payment = StoredPayment(
         id="pay_0123456789abcdef01234567",
         merchant_id="arn:aws:iam::111111111111:user/merchant-a",
-        charge_id="ch_x",
+        processor_payment_id="ch_x",
         amount=1250,
         currency="EUR",
         description='quoted "text"',
@@ -74,7 +74,7 @@ def test_a_declined_attempt_is_recorded_becomes_an_event_and_is_not_a_readable_p
     assert answer["statusCode"] == 402
     [record] = payments_of(dynamodb.client, settings.payments_table, merchant)
     assert (record["status"]["S"], record["decline_code"]["S"]) == ("declined", "insufficient_funds")
-    assert "charge_id" not in record  # nothing was charged
+    assert "processor_payment_id" not in record and "charge_id" not in record  # nothing was charged
     detail = json.loads(_render(_pipe()["TargetParameters"]["InputTemplate"], {"dynamodb": {"NewImage": record}}))
     assert (detail["id"], detail["status"]) == (record["payment_id"]["S"], "declined")
     # The attempt is not a payment the merchant can read

@@ -63,22 +63,41 @@ class Outcome:
         return answer
 
 
+@dataclass(frozen=True)
+class Sources:
+    """The payment-method tokens the checks send: the sandbox's by default, Stripe test methods for a Stripe stage."""
+
+    succeeds: str = "tok_visa"
+    slow: str = "tok_slow"  # succeeds slowly enough that a concurrent duplicate arrives mid-flight
+    declined: str = "tok_chargeDeclined"
+
+
+SOURCE_PRESETS = {
+    "sandbox": Sources(),
+    # Stripe test mode has no slow method: pm_card_visa's own latency has to make the in-flight overlap.
+    "stripe": Sources("pm_card_visa", "pm_card_visa", "pm_card_chargeDeclined"),
+    # The Stripe test double in tests/stripe_double has one (pm_card_slow).
+    "stripe-double": Sources("pm_card_visa", "pm_card_slow", "pm_card_chargeDeclined"),
+}
+
+
 @dataclass
 class Battery:
     client: Client
     concurrency: int = 16
     replays: int = 3
+    sources: Sources = field(default_factory=Sources)
     progress: Progress = field(default_factory=NoProgress)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def new_key(self) -> str:
         return f"idempotency-check-{uuid.uuid4()}"  # fresh per check: repeated runs never collide
 
-    def payment(self, source: str = "tok_visa", amount: int | None = None) -> dict[str, Any]:
+    def payment(self, source: str | None = None, amount: int | None = None) -> dict[str, Any]:
         return {
             "amount": amount if amount is not None else random.randint(100, 99_999),
             "currency": "USD",
-            "source": source,
+            "source": source or self.sources.succeeds,
             "description": "idempotency-check",
             "metadata": {"run": self.run_id},
         }

@@ -81,7 +81,7 @@ def mismatch(b: Battery, o: Outcome) -> None:
 
 
 def in_flight(b: Battery, o: Outcome) -> None:
-    key, body = b.new_key(), b.payment(source="tok_slow")
+    key, body = b.new_key(), b.payment(source=b.sources.slow)
     pair = [b.client.prepare("POST", "/payments", body, {"Idempotency-Key": key}) for _ in range(2)]
     answers = [a for a in b.together(o, pair) if a is not None]
     statuses = sorted(a.status for a in answers)
@@ -103,7 +103,7 @@ def in_flight(b: Battery, o: Outcome) -> None:
 
 
 def decline(b: Battery, o: Outcome) -> None:
-    key, body = b.new_key(), b.payment(source="tok_chargeDeclined")
+    key, body = b.new_key(), b.payment(source=b.sources.declined)
     first = b.post(o, key, body)
     if first is None or not expect_problem(o, first, 402, "declined card"):
         return

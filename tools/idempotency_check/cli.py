@@ -9,7 +9,7 @@ from collections.abc import Callable
 from rich.console import Console
 
 from . import checks, report, signing
-from .battery import Battery
+from .battery import SOURCE_PRESETS, Battery, Sources
 from .client import Client, TransportError
 from .signing import LOCAL_MERCHANT, SigningError
 from .target import InvalidTarget, Target
@@ -48,9 +48,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="SigV4 region (default: from an execute-api host, else the AWS profile)")
     p.add_argument("--local", action="store_true", help="never sign; send the local merchant header")
     p.add_argument("--merchant", default=LOCAL_MERCHANT, help=f"local merchant header value (default {LOCAL_MERCHANT})")
+    p.add_argument(
+        "--sources",
+        choices=sorted(SOURCE_PRESETS),
+        default="sandbox",
+        help="payment-method tokens for the processor behind the API (default sandbox; stripe for Stripe test mode)",
+    )
+    p.add_argument("--source", help="override: a source that succeeds")
+    p.add_argument("--slow-source", help="override: a source that succeeds slowly (in-flight check)")
+    p.add_argument("--declined-source", help="override: a source that is declined")
     p.add_argument("--json", action="store_true", help="print a JSON report instead of the table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (also off when stdout is no TTY)")
     return p
+
+
+def _sources(args: argparse.Namespace) -> Sources:
+    preset = SOURCE_PRESETS[args.sources]
+    return Sources(
+        args.source or preset.succeeds, args.slow_source or preset.slow, args.declined_source or preset.declined
+    )
 
 
 def _usage(message: str) -> int:
@@ -66,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     except (InvalidTarget, SigningError) as error:
         return _usage(str(error))
     client = Client(target, auth, timeout=args.timeout)
-    battery = Battery(client, concurrency=args.concurrency, replays=args.replays)
+    battery = Battery(client, concurrency=args.concurrency, replays=args.replays, sources=_sources(args))
     try:
         probe = client.request("GET", PROBE_PATH)
     except TransportError as error:

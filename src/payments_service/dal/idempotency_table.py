@@ -41,6 +41,8 @@ def to_item(record: IdempotencyRecord) -> dict[str, Any]:
         "processor_ref": {"S": record.reference},
         "expires_at": {"N": str(record.expires_at)},
     }
+    if record.reference_created_at_ms is not None:
+        item["reference_created_at_ms"] = {"N": str(record.reference_created_at_ms)}
     if record.operation:
         item["operation"] = {"S": record.operation}
     if record.payload:
@@ -58,11 +60,13 @@ def from_item(item: dict[str, Any] | None) -> IdempotencyRecord | None:
     if not item:
         return None
     lease = item.get("lease_expires_at_ms")
+    minted = item.get("reference_created_at_ms")
     return IdempotencyRecord(
         record_id=item["id"]["S"],
         status=Status(item["status"]["S"]),
         fingerprint=item["fingerprint"]["S"],
         reference=item["processor_ref"]["S"],
+        reference_created_at_ms=int(minted["N"]) if minted else None,
         expires_at=int(item["expires_at"]["N"]),
         operation=item.get("operation", {}).get("S", ""),
         payload=item.get("payload", {}).get("S", ""),

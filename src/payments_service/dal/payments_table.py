@@ -40,7 +40,7 @@ def to_item(payment: StoredPayment) -> dict[str, Any]:
         "status": {"S": payment.status},
         "metadata": {"M": {k: {"S": v} for k, v in payment.metadata.items()}},
         "created_at": {"S": payment.created_at},
-        "charge_id": {"S": payment.charge_id},
+        "processor_payment_id": {"S": payment.processor_payment_id},
     }
     if payment.description is not None:
         item["description"] = {"S": payment.description}
@@ -57,7 +57,8 @@ def from_item(item: dict[str, Any]) -> StoredPayment:
         description=item.get("description", {}).get("S"),
         metadata={k: v["S"] for k, v in item.get("metadata", {}).get("M", {}).items()},
         created_at=item["created_at"]["S"],
-        charge_id=item["charge_id"]["S"],
+        # Items written before issue 9 named it charge_id.
+        processor_payment_id=(item.get("processor_payment_id") or item["charge_id"])["S"],
     )
 
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Charge:
-    id: str
+    id: str  # the processor's own id for the payment (a Stripe PaymentIntent id, the sandbox's charge id)
 
 
 class Declined(Exception):
@@ -25,6 +25,28 @@ class InvalidPaymentSource(Exception):
     """The processor rejected the source outright; nothing was charged."""
 
 
+class InvalidPaymentRequest(Exception):
+    """The processor refused the amount or currency outright (e.g. below its minimum); nothing was charged."""
+
+    def __init__(self, code: str, param: str) -> None:
+        super().__init__(f"{param}: {code}")
+        self.code = code
+        self.param = param
+
+
+class ProcessorMisconfigured(Exception):
+    """Our credentials were refused (authentication or permission): every payment fails until an operator acts."""
+
+
+class ProcessorIdempotencyError(Exception):
+    """The processor saw our reference before with other parameters: a bug on our side. Nothing new was charged."""
+
+
 class PaymentProcessor(Protocol):
-    def charge(self, *, reference: str, amount: int, currency: str, source: str) -> Charge:
-        """Charge once per `reference`: the same reference always yields the same charge."""
+    def charge(
+        self, *, reference: str, amount: int, currency: str, source: str, timeout_s: float | None = None
+    ) -> Charge:
+        """Charge once per `reference`: the same reference always yields the same charge.
+
+        `timeout_s` bounds the whole call, the processor's own retries included (None: its default).
+        """

@@ -27,6 +27,9 @@ OUTCOMES = (
     "not_found",
     "unavailable",
     "dead_lettered",
+    "reference_expired",
+    "processor_auth",
+    "processor_idempotency",
     "error",
 )
 

@@ -11,8 +11,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from ..domain.payments import PaymentsUnavailable
-from ..domain.processor import InvalidPaymentSource
-from ..idempotency import KeyInUse, KeyReused, TemporarilyUnavailable
+from ..domain.processor import (
+    InvalidPaymentRequest,
+    InvalidPaymentSource,
+    ProcessorIdempotencyError,
+    ProcessorMisconfigured,
+)
+from ..idempotency import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
 from ..idempotency.keys import InvalidKey
 from ..logic.create_payment import PaymentConflict
 from ..models.problems import PROBLEM_BASE
@@ -34,11 +39,14 @@ TITLES = {
     "method-not-allowed": "Method not allowed",
     "idempotency-key-in-use": "A request with this Idempotency-Key is in progress",
     "idempotency-key-reused": "Idempotency-Key reused with a different request",
+    "idempotency-key-expired-at-processor": "Idempotency-Key too old to retry at the processor",
     "card-declined": "Payment declined",
     "invalid-payment-source": "Payment source not recognised",
+    "payment-refused-by-processor": "Amount or currency refused by the processor",
     "payment-conflict": "Payment already recorded",
     "service-unavailable": "Temporarily unavailable",
     "internal-error": "Internal error",
+    "processor-error": "Payment processor error",
 }
 
 
@@ -104,8 +112,33 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
     KeyReused: lambda e: Problem(
         "idempotency-key-reused", 422, "This Idempotency-Key was already used with a different request body", "mismatch"
     ),
+    ReferenceExpired: lambda e: Problem(
+        "idempotency-key-expired-at-processor",
+        422,
+        "The first attempt with this key ended with an unknown outcome longer ago than the processor deduplicates"
+        " retries; it is left to reconciliation. Check GET /payments before paying again with a new key",
+        "reference_expired",
+    ),
     InvalidPaymentSource: lambda e: Problem(
         "invalid-payment-source", 400, "The payment source is not recognised by the processor", "rejected"
+    ),
+    InvalidPaymentRequest: lambda e: Problem(
+        "payment-refused-by-processor",
+        400,
+        "The processor refused the request's amount or currency; nothing was charged",
+        "rejected",
+        {},
+        {"code": e.code, "param": e.param},
+    ),
+    # Ours to fix, never the client's: 500s, each with its own outcome (a metric to alarm on) and an ERROR log.
+    ProcessorMisconfigured: lambda e: Problem(
+        "processor-error", 500, "The payment processor refused our credentials; it has been logged", "processor_auth"
+    ),
+    ProcessorIdempotencyError: lambda e: Problem(
+        "processor-error",
+        500,
+        "The payment processor refused a retry of this payment; nothing new was charged and it has been logged",
+        "processor_idempotency",
     ),
     PaymentConflict: lambda e: Problem(
         "payment-conflict", 409, "A payment for this key is already recorded inconsistently; contact support", "error"

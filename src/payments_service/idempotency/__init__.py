@@ -6,7 +6,7 @@ job all run through the same engine.
 """
 
 from .engine import Claim, Completion, IdempotencyEngine, IdempotentRequest, Outcome
-from .errors import KeyInUse, KeyReused, TemporarilyUnavailable
+from .errors import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
 from .records import IdempotencyRecord, Status
 from .store import IdempotencyStore, RecordConflict, StoreUnavailable, WriteRejected
 
@@ -21,6 +21,7 @@ __all__ = [
     "KeyReused",
     "Outcome",
     "RecordConflict",
+    "ReferenceExpired",
     "Status",
     "StoreUnavailable",
     "TemporarilyUnavailable",

@@ -16,7 +16,7 @@ from typing import Literal
 
 from .cache import ReplayCache
 from .clock import Clock, SystemClock
-from .errors import KeyInUse, KeyReused, TemporarilyUnavailable
+from .errors import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
 from .fingerprint import fingerprint
 from .keys import record_id
 from .records import IdempotencyRecord, Status
@@ -83,8 +83,11 @@ class IdempotencyEngine:
         default_lease_ms: int,
         clock: Clock | None = None,
         cache: ReplayCache | None = None,
+        reference_window_seconds: int | None = None,
     ) -> None:
+        """reference_window_seconds: how long downstream deduplicates a reference (Stripe: 24 h); None: for ever."""
         self._store = store
+        self._reference_window_ms = None if reference_window_seconds is None else reference_window_seconds * 1000
         self._retention_s = retention_seconds
         self._margin_ms = lease_margin_ms
         self._default_lease_ms = default_lease_ms
@@ -119,6 +122,7 @@ class IdempotencyEngine:
             status=Status.IN_PROGRESS,
             fingerprint=request.fingerprint,
             reference=f"{rid[:32]}-{secrets.token_hex(8)}",
+            reference_created_at_ms=now,
             expires_at=now // 1000 + self._retention_s,
             operation=request.operation,
             payload=request.payload,
@@ -153,7 +157,16 @@ class IdempotencyEngine:
             raise KeyReused()
         if existing.lease_active(now):
             raise KeyInUse(_seconds_until(existing.lease_expires_at_ms, now))
+        if self._reference_outlived(existing, lease_until):
+            raise ReferenceExpired()
         return self._take_over(request, existing, owner, lease_until, now)
+
+    def _reference_outlived(self, existing: IdempotencyRecord, lease_until: int) -> bool:
+        """Whether downstream may stop deduplicating the reference before a new owner's lease ends."""
+        created = existing.reference_created_at_ms
+        if self._reference_window_ms is None or created is None:
+            return False
+        return created + self._reference_window_ms < lease_until
 
     def _lease_ms(self, remaining_ms: int | None) -> int:
         if remaining_ms is None:

@@ -21,3 +21,8 @@ class TemporarilyUnavailable(Exception):
     def __init__(self, retry_after_seconds: int) -> None:
         super().__init__("temporarily unavailable")
         self.retry_after_seconds = retry_after_seconds
+
+
+class ReferenceExpired(Exception):
+    """The key was given back with an unknown outcome longer ago than the downstream system deduplicates its
+    reference: sending it again could act twice, so it is not taken over (left to reconciliation)."""

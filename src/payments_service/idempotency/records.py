@@ -24,6 +24,9 @@ class IdempotencyRecord(BaseModel):
     # Stable for the key's whole life: the caller passes it downstream as that system's own
     # idempotency reference, so a retry can never act twice there either.
     reference: str
+    # When the reference was minted (claim time); takeovers keep it. A processor deduplicates a
+    # reference only for a while, so an old one must not be sent again (engine's reference window).
+    reference_created_at_ms: int | None = None  # None: written before this field existed
     expires_at: int  # epoch seconds; the table's TTL attribute
     # What a recovery job needs to finish the work without the original request.
     operation: str = ""

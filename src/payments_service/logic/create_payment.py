@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..domain.payments import RecordDecline, RecordPayment, payment_id_for, rfc3339
-from ..domain.processor import Declined, InvalidPaymentSource, PaymentProcessor, ProcessorUnavailable
+from ..domain.processor import (
+    Declined,
+    InvalidPaymentRequest,
+    InvalidPaymentSource,
+    PaymentProcessor,
+    ProcessorUnavailable,
+)
 from ..idempotency import Claim, Completion, IdempotencyEngine, IdempotentRequest, WriteRejected
 from ..idempotency.clock import Clock
 from ..idempotency.fingerprint import canonical_json
@@ -35,20 +41,32 @@ def idempotent_request(merchant: str, key: str, request: CreatePaymentRequest) -
 
 
 class CreatePayment:
-    def __init__(self, engine: IdempotencyEngine, processor: PaymentProcessor, clock: Clock) -> None:
+    def __init__(
+        self, engine: IdempotencyEngine, processor: PaymentProcessor, clock: Clock, commit_reserve_ms: int = 2_000
+    ) -> None:
+        """commit_reserve_ms: time kept, after the processor call, to record its result before the Lambda ends."""
         self._engine = engine
         self._processor = processor
         self._clock = clock
+        self._commit_reserve_ms = commit_reserve_ms
 
     def __call__(
         self, merchant: str, key: str, request: CreatePaymentRequest, remaining_ms: int | None = None
     ) -> PaymentResult:
-        """Raises KeyInUse, KeyReused, TemporarilyUnavailable, InvalidPaymentSource or PaymentConflict."""
+        """Raises KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable, InvalidPaymentSource,
+        InvalidPaymentRequest, ProcessorMisconfigured, ProcessorIdempotencyError or PaymentConflict."""
+        # The processor call must end in time to record its result: before the lease, and the Lambda, end.
+        deadline_ms = None if remaining_ms is None else self._clock.now_ms() + remaining_ms - self._commit_reserve_ms
 
         def charge_once(claim: Claim) -> Completion:
+            timeout_s = None if deadline_ms is None else (deadline_ms - self._clock.now_ms()) / 1000
             try:
                 charge = self._processor.charge(
-                    reference=claim.reference, amount=request.amount, currency=request.currency, source=request.source
+                    reference=claim.reference,
+                    amount=request.amount,
+                    currency=request.currency,
+                    source=request.source,
+                    timeout_s=timeout_s,
                 )
             except Declined as decline:
                 declined = DeclinedPayment(
@@ -66,7 +84,7 @@ class CreatePayment:
             payment = StoredPayment(
                 id=payment_id_for(claim.reference),
                 merchant_id=merchant,
-                charge_id=charge.id,
+                processor_payment_id=charge.id,
                 amount=request.amount,
                 currency=request.currency,
                 description=request.description,
@@ -82,7 +100,7 @@ class CreatePayment:
                 idempotent_request(merchant, key, request),
                 charge_once,
                 remaining_ms=remaining_ms,
-                forget_on=(InvalidPaymentSource,),
+                forget_on=(InvalidPaymentSource, InvalidPaymentRequest),
                 retry_on=(ProcessorUnavailable,),
             )
         except WriteRejected as rejected:

@@ -65,16 +65,18 @@ class Payment(BaseModel):
     description: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     created_at: str = Field(description="RFC 3339 timestamp, UTC")
+    processor_payment_id: str = Field(
+        description="The processor's id for this payment (a Stripe PaymentIntent `pi_…`), to reconcile with it"
+    )
 
 
 class StoredPayment(Payment):
     """Payments-table item: the payment plus what the API never shows."""
 
     merchant_id: str
-    charge_id: str
 
     def public_json(self) -> str:
-        """The payment as the API shows it: never the merchant or the processor's charge id."""
+        """The payment as the API shows it: never the merchant."""
         return Payment.model_validate(self.model_dump(include=set(Payment.model_fields))).model_dump_json()
 
 

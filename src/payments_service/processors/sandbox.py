@@ -23,7 +23,10 @@ class SandboxProcessor:
         self.charges: dict[str, Charge] = {}  # reference -> charge, for tests and the local run
         self.calls = 0
 
-    def charge(self, *, reference: str, amount: int, currency: str, source: str) -> Charge:
+    def charge(
+        self, *, reference: str, amount: int, currency: str, source: str, timeout_s: float | None = None
+    ) -> Charge:
+        # timeout_s is ignored: nothing here waits on a network. Its charge id is the payment's processor_payment_id.
         with self._lock:
             self.calls += 1
         if source == "tok_processingError":

@@ -1,0 +1,351 @@
+"""A Stripe test double: an HTTP server on 127.0.0.1 that the real `stripe` SDK talks to (STRIPE_API_BASE).
+
+It implements what issue 9 relies on, with the semantics Stripe documents:
+- POST /v1/payment_intents with confirm=true: the test payment method decides the outcome.
+- Idempotency: a result is saved per (API key, Idempotency-Key) once the endpoint has started
+  executing, declines and 5xx included, and replayed with `Idempotent-Replayed: true`; the same key
+  with other parameters is a 400 `idempotency_error`; a request arriving while the first one with its
+  key runs gets a 409. Parameter validation failures, 401/403 and 429 are not saved (the endpoint
+  never started), so they can be retried with the same key.
+- Faults armed by a test: the answer lost after the PaymentIntent was created, a 5xx (saved under the
+  key, with or without a PaymentIntent behind it), a slow answer, a 429, an idempotency_error.
+
+Not a Stripe emulator: no other endpoint, no webhooks, no search. Stripe's own stripe-mock does not
+keep state or idempotency, which is why this double exists.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+TEST_KEY = "sk_test_double"
+RESTRICTED_KEY = "sk_test_double_restricted"  # authenticates, but may not create PaymentIntents (403)
+CURRENCIES = frozenset({"usd", "eur", "gbp", "chf", "jpy", "cad", "aud"})
+MIN_AMOUNT = 50  # Stripe's minimum charge is about 0.50 in most currencies
+
+# Stripe's test payment methods: (status of the PaymentIntent, code, decline_code). A code means a card error.
+METHODS: dict[str, tuple[str, str | None, str | None]] = {
+    "pm_card_visa": ("succeeded", None, None),
+    "pm_card_mastercard": ("succeeded", None, None),
+    "pm_card_amex": ("succeeded", None, None),
+    "pm_card_chargeDeclined": ("requires_payment_method", "card_declined", "generic_decline"),
+    "pm_card_chargeDeclinedInsufficientFunds": ("requires_payment_method", "card_declined", "insufficient_funds"),
+    "pm_card_chargeDeclinedProcessingError": ("requires_payment_method", "processing_error", None),
+    "pm_card_authenticationRequired": ("requires_action", None, None),
+    "pm_card_slow": ("succeeded", None, None),  # the double's own: succeeds after `slow_seconds`
+}
+
+
+class Fault(enum.StrEnum):
+    LOSE_ANSWER = "lose_answer"  # processed (and saved) normally, then the connection drops unanswered
+    SERVER_ERROR = "server_error"  # the execution fails with a 500, saved under the key
+    SLOW = "slow"  # the execution takes `seconds` before anything else happens
+    RATE_LIMIT = "rate_limit"  # 429 before the endpoint runs (not saved)
+    IDEMPOTENCY_ERROR = "idempotency_error"  # answered as if the key had been used with other parameters
+
+
+@dataclass(frozen=True)
+class ArmedFault:
+    fault: Fault
+    seconds: float = 0.0
+    create_intent: bool = False  # SERVER_ERROR: the PaymentIntent was created before the failure
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """One POST /v1/payment_intents as the double received and answered it."""
+
+    idempotency_key: str | None
+    params: dict[str, str]
+    status: int
+    replayed: bool
+    answered: bool  # False when the answer was deliberately lost
+
+
+@dataclass
+class _Saved:
+    params: dict[str, str]
+    status: int
+    body: bytes
+
+
+@dataclass
+class _State:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    saved: dict[tuple[str, str], _Saved] = field(default_factory=dict)
+    in_flight: set[tuple[str, str]] = field(default_factory=set)
+    seen: list[SeenRequest] = field(default_factory=list)
+    faults: list[tuple[ArmedFault, Callable[[dict[str, str]], bool]]] = field(default_factory=list)
+
+
+def _error(status: int, kind: str, message: str, **extra: Any) -> tuple[int, dict[str, Any]]:
+    return status, {"error": {"type": kind, "message": message, **extra}}
+
+
+class StripeDouble:
+    """Start with `with StripeDouble() as double:` (or start()/stop()); point the SDK at `double.url`."""
+
+    def __init__(self, port: int = 0, slow_seconds: float = 3.0) -> None:
+        self.slow_seconds = slow_seconds
+        self._state = _State()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> StripeDouble:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="stripe-double", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def __enter__(self) -> StripeDouble:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # What tests arm and observe.
+
+    def arm(
+        self,
+        fault: Fault,
+        *,
+        seconds: float = 0.0,
+        create_intent: bool = False,
+        times: int = 1,
+        when: Callable[[dict[str, str]], bool] = lambda params: True,
+    ) -> None:
+        """The next `times` requests matching `when` (on their form parameters) meet `fault`."""
+        with self._state.lock:
+            self._state.faults.extend([(ArmedFault(fault, seconds, create_intent), when)] * times)
+
+    @property
+    def intents(self) -> list[dict[str, Any]]:
+        with self._state.lock:
+            return [dict(intent) for intent in self._state.intents.values()]
+
+    @property
+    def seen(self) -> list[SeenRequest]:
+        with self._state.lock:
+            return list(self._state.seen)
+
+    def keys(self) -> set[str | None]:
+        """Every Idempotency-Key a PaymentIntent creation was sent with."""
+        return {request.idempotency_key for request in self.seen}
+
+    # The server side.
+
+    def _take_fault(self, params: dict[str, str], kinds: set[Fault]) -> ArmedFault | None:
+        with self._state.lock:
+            for index, (armed, when) in enumerate(self._state.faults):
+                if armed.fault in kinds and when(params):
+                    del self._state.faults[index]
+                    return armed
+        return None
+
+    def create_payment_intent(
+        self, api_key: str, idempotency_key: str | None, params: dict[str, str]
+    ) -> tuple[int, bytes, dict[str, str], bool]:
+        """(status, body, extra headers, answer lost?) for one POST /v1/payment_intents."""
+        status, body, headers = self._create(api_key, idempotency_key, params)
+        lost = self._take_fault(params, {Fault.LOSE_ANSWER}) is not None
+        replayed = headers.get("Idempotent-Replayed") == "true"
+        with self._state.lock:
+            self._state.seen.append(SeenRequest(idempotency_key, params, status, replayed, not lost))
+        return status, body, headers, lost
+
+    def _create(
+        self, api_key: str, idempotency_key: str | None, params: dict[str, str]
+    ) -> tuple[int, bytes, dict[str, str]]:
+        refused = self._refusal(api_key, params)
+        if refused is not None:
+            return (*_encode(*refused), {})
+        if idempotency_key is None:
+            return (*_encode(*self._execute(params)), {})
+        slot = (api_key, idempotency_key)
+        with self._state.lock:
+            saved = self._state.saved.get(slot)
+            if saved is None and slot in self._state.in_flight:
+                status, document = _error(
+                    409,
+                    "invalid_request_error",
+                    "There is currently another in-progress request using this Idempotent Key. Please try again.",
+                    code="idempotency_key_in_use",
+                )
+                return status, json.dumps(document).encode(), {}
+            if saved is None:
+                self._state.in_flight.add(slot)
+        if saved is not None:
+            if saved.params != params:
+                return (*_encode(*_mismatch(idempotency_key)), {})
+            return saved.status, saved.body, {"Idempotent-Replayed": "true", "Idempotency-Key": idempotency_key}
+        try:
+            status, body = _encode(*self._execute(params))
+            with self._state.lock:
+                self._state.saved[slot] = _Saved(params, status, body)
+        finally:
+            with self._state.lock:
+                self._state.in_flight.discard(slot)
+        return status, body, {"Idempotency-Key": idempotency_key}
+
+    def _refusal(self, api_key: str, params: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
+        """Answers given before the endpoint runs: never saved under the key."""
+        if api_key not in (TEST_KEY, RESTRICTED_KEY):
+            return _error(401, "invalid_request_error", "Invalid API Key provided: sk_test_****")
+        if api_key == RESTRICTED_KEY:
+            return _error(403, "invalid_request_error", "The provided key does not have the required permissions")
+        fault = self._take_fault(params, {Fault.RATE_LIMIT, Fault.IDEMPOTENCY_ERROR})
+        if fault is not None and fault.fault is Fault.RATE_LIMIT:
+            return _error(429, "invalid_request_error", "Too many requests", code="rate_limit")
+        if fault is not None:
+            return _mismatch("(armed)")
+        return _invalid(params)
+
+    def _execute(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        fault = self._take_fault(params, {Fault.SLOW, Fault.SERVER_ERROR})
+        if fault is not None and fault.fault is Fault.SLOW:
+            time.sleep(fault.seconds)
+            fault = self._take_fault(params, {Fault.SERVER_ERROR})
+        if params["payment_method"] == "pm_card_slow":
+            time.sleep(self.slow_seconds)
+        if fault is not None:  # SERVER_ERROR
+            if fault.create_intent:
+                self._new_intent(params)
+            return _error(500, "api_error", "An unknown error occurred")
+        status, code, decline_code = METHODS[params["payment_method"]]
+        intent = self._new_intent(params)
+        if code is not None:
+            failure = {"type": "card_error", "code": code, "message": "Your card was declined."}
+            if decline_code is not None:
+                failure["decline_code"] = decline_code
+            intent.update(status=status, last_payment_error=failure)
+            return 402, {"error": {**failure, "payment_intent": intent}}
+        intent["status"] = status
+        if status == "requires_action":
+            intent["next_action"] = {"type": "use_stripe_sdk", "use_stripe_sdk": {}}
+        return 200, intent
+
+    def _new_intent(self, params: dict[str, str]) -> dict[str, Any]:
+        intent: dict[str, Any] = {
+            "id": "pi_" + secrets.token_hex(12),
+            "object": "payment_intent",
+            "amount": int(params["amount"]),
+            "currency": params["currency"],
+            "payment_method": params["payment_method"],
+            "payment_method_types": ["card"],
+            "status": "processing",
+            "livemode": False,
+            "created": int(time.time()),
+            "metadata": {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")},
+            "last_payment_error": None,
+            "next_action": None,
+        }
+        with self._state.lock:
+            self._state.intents[intent["id"]] = intent
+        return intent
+
+
+def _mismatch(key: str) -> tuple[int, dict[str, Any]]:
+    return _error(
+        400,
+        "idempotency_error",
+        f"Keys for idempotent requests can only be used with the same parameters they were first used with. "
+        f"Try using a key other than '{key}' if you meant to execute a different request.",
+    )
+
+
+def _invalid(params: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
+    """Stripe's parameter validation, for the parameters this API sends."""
+    amount = params.get("amount", "")
+    if not amount.isdigit():
+        return _error(
+            400, "invalid_request_error", "Invalid integer: amount", param="amount", code="parameter_invalid_integer"
+        )
+    if int(amount) < MIN_AMOUNT:
+        return _error(
+            400, "invalid_request_error", "Amount must be at least 50", param="amount", code="amount_too_small"
+        )
+    if params.get("currency") not in CURRENCIES:
+        return _error(
+            400, "invalid_request_error", "Invalid currency", param="currency", code="parameter_invalid_string"
+        )
+    method = params.get("payment_method", "")
+    if method not in METHODS:
+        return _error(
+            400,
+            "invalid_request_error",
+            f"No such PaymentMethod: '{method}'",
+            param="payment_method",
+            code="resource_missing",
+        )
+    if params.get("confirm") != "true" or params.get("allowed_payment_method_types[0]") != "card":
+        return _error(400, "invalid_request_error", "This double expects confirm=true and card only", param="confirm")
+    return None
+
+
+def _encode(status: int, document: dict[str, Any]) -> tuple[int, bytes]:
+    return status, json.dumps(document).encode()
+
+
+def _handler_for(double: StripeDouble) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's session expects
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            if self.path.split("?")[0] != "/v1/payment_intents":
+                self._answer(
+                    404, json.dumps({"error": {"type": "invalid_request_error", "message": "no route"}}).encode()
+                )
+                return
+            api_key = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+            params = dict(parse_qsl(body, keep_blank_values=True))
+            status, payload, headers, lost = double.create_payment_intent(
+                api_key, self.headers.get("Idempotency-Key"), params
+            )
+            if lost:
+                self.close_connection = True  # closed unanswered: the client sees the connection drop
+                return
+            self._answer(status, payload, headers)
+
+        def do_GET(self) -> None:
+            self._answer(404, json.dumps({"error": {"type": "invalid_request_error", "message": "no route"}}).encode())
+
+        def _answer(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Request-Id", "req_" + secrets.token_hex(8))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (a timeout): nothing to answer
+
+    return Handler
