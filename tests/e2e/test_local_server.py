@@ -111,7 +111,7 @@ def test_one_log_line_per_request(local_server: LocalServer) -> None:
     key = unique("k")
     post(local_server, key, visa())
     post(local_server, key, visa())
-    lines = local_server.log.read_text().splitlines()  # type: ignore[attr-defined]
+    lines = local_server.log_text().splitlines()
     assert any(line.startswith("POST /payments 201 ") and line.endswith("ms") for line in lines)
     assert any(line.startswith("POST /payments 201 ") and line.endswith("replayed") for line in lines)
 
