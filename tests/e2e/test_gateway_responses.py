@@ -21,7 +21,9 @@ CUSTOM = """      GatewayResponses:
               Content-Type: "'application/problem+json'"
               X-Fixture: "'from-template'"
           ResponseTemplates:
-            application/json: '{"type":"urn:idempotent-payments:problem:missing-authentication-token","title":"Missing authentication token","status":403,"detail":$context.error.messageString,"requestId":"$context.requestId","kind":"$context.error.responseType"}'
+            application/json: '{"type":"urn:idempotent-payments:problem:missing-authentication-token",\
+"title":"Missing authentication token","status":403,"detail":$context.error.messageString,\
+"requestId":"$context.requestId","kind":"$context.error.responseType"}'
 """
 
 

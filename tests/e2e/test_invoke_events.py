@@ -73,7 +73,12 @@ def test_a_malformed_event_file_is_one_clear_error_line(tmp_path: Path, content:
     event = tmp_path / "event.json"
     event.write_text(content)
     result = subprocess.run(
-        [sys.executable, "-m", "local.invoke", str(event)], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "local.invoke", str(event)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and says in result.stderr
