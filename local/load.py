@@ -184,11 +184,13 @@ def main(argv: list[str] | None = None) -> int:
         after = run_phase(Phase(f"after {stored:,} payments: 1 client, keep-alive", 1, args.sample), base, limit)
         burst = run_phase(Phase("48 connections, 10 s client timeout", 48, 48 * 12, timeout=10.0), base, limit)
     finally:
+        stopping = time.perf_counter()
         process.terminate()
         try:
-            process.wait(30)
+            process.wait(60)
         except subprocess.TimeoutExpired:
             process.kill()
+        stop_seconds = time.perf_counter() - stopping
     phases = [first, fresh, kept, fill, after, burst]
     print(f"\n{'phase':<44} {'reqs':>6} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'503s':>5}")
     for phase in phases:
@@ -211,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(target 0 and 0): {_verdict(burst.errors == 0)}"
     )
     print(f"  answers about another request: {wrong} (target 0): {_verdict(wrong == 0)}")
+    print(f"  the server stopped {stop_seconds:.1f} s after SIGTERM (exit code {process.returncode})")
     print(f"  all phases: {sum(p.errors for p in phases)} errors in {sum(sum(p.statuses.values()) for p in phases)}")
     return 0 if wrong == 0 else 1
 
