@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=200, help="requests per single-client phase (default 200)")
     parser.add_argument("--fill-users", type=int, default=8, help="concurrent clients while filling (default 8)")
     parser.add_argument("--concurrency", type=int, default=4, help="the server's execution environments")
-    parser.add_argument("--phase-seconds", type=float, default=90, help="time limit of each phase (default 90)")
+    parser.add_argument("--phase-seconds", type=float, default=60, help="time limit of each phase (default 60)")
+    parser.add_argument("--fill-seconds", type=float, default=150, help="time limit of the fill (default 150)")
     args = parser.parse_args(argv)
     log = Path(tempfile.mkdtemp(prefix="load-")) / "server.log"
     process, base = _start_server(args.server_python, args.concurrency, log)
@@ -177,9 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         kept = run_phase(Phase("1 client, keep-alive", 1, args.sample), base, limit)
         stored = 4 * args.concurrency + 3 * args.sample
         fill_budget = max(0, args.payments - stored)
-        fill = run_phase(
-            Phase(f"fill: {args.fill_users} clients, keep-alive", args.fill_users, fill_budget), base, limit
-        )
+        fill_phase = Phase(f"fill: {args.fill_users} clients, keep-alive", args.fill_users, fill_budget)
+        fill = run_phase(fill_phase, base, args.fill_seconds)
         stored += sum(fill.statuses.values())
         after = run_phase(Phase(f"after {stored:,} payments: 1 client, keep-alive", 1, args.sample), base, limit)
         burst = run_phase(Phase("48 connections, 10 s client timeout", 48, 48 * 12, timeout=10.0), base, limit)
