@@ -45,7 +45,7 @@ $(RUN_STAMP): $(VENV)/bin/python requirements/run.txt src/requirements.txt pypro
 	@touch $@
 
 $(STAMP): $(RUN_STAMP) requirements/dev.txt src/requirements-tracing.txt
-	$(call STEP,installing the dev tools: pytest, ruff, mypy, schemathesis, matplotlib (requirements/dev.txt))
+	$(call STEP,installing the dev tools: pytest ruff mypy schemathesis matplotlib (requirements/dev.txt))
 	@$(VENV)/bin/pip install $(PIP) -r requirements/dev.txt 2>&1 | $(QUIET_PIP)
 	@touch $@
 
