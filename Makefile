@@ -37,16 +37,17 @@ $(VENV)/bin/python:
 	$(call STEP,creating $(VENV) with $(shell $(PYTHON) --version 2>&1))
 	@$(PYTHON) -m venv $(VENV)
 
-$(RUN_STAMP): $(VENV)/bin/python requirements/run.txt src/requirements.txt pyproject.toml
+# --no-compile: Python compiles what it imports on first use, instead of pip compiling all of botocore and moto.
+$(RUN_STAMP): $(VENV)/bin/python requirements/run.txt src/requirements.txt
 	$(call STEP,installing the run set: function runtime + local tools (requirements/run.txt))
-	@$(VENV)/bin/pip install $(PIP) -r requirements/run.txt 2>&1 | $(QUIET_PIP)
-	$(call STEP,installing this project (editable))
-	@$(VENV)/bin/pip install $(PIP) --no-deps -e . 2>&1 | $(QUIET_PIP)
+	@$(VENV)/bin/pip install $(PIP) --no-compile -r requirements/run.txt 2>&1 | $(QUIET_PIP)
 	@touch $@
 
-$(STAMP): $(RUN_STAMP) requirements/dev.txt src/requirements-tracing.txt
+$(STAMP): $(RUN_STAMP) requirements/dev.txt src/requirements-tracing.txt pyproject.toml
 	$(call STEP,installing the dev tools: pytest ruff mypy schemathesis matplotlib (requirements/dev.txt))
 	@$(VENV)/bin/pip install $(PIP) -r requirements/dev.txt 2>&1 | $(QUIET_PIP)
+	$(call STEP,installing this project (editable: idempotency-check))
+	@$(VENV)/bin/pip install $(PIP) --no-deps -e . 2>&1 | $(QUIET_PIP)
 	@touch $@
 
 # The SAM CLI pins pydantic; it gets its own venv so the app's dependencies stay free.
