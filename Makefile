@@ -1,59 +1,100 @@
 # The verbs a newcomer guesses. `make run` and `make test` set everything up on a fresh machine.
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
+.DEFAULT_GOAL := help
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+LOAD_VENV := .venv-load
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# One venv, two layers: `make run` installs the run set only; `make test` adds the dev tools on top.
+RUN_STAMP := $(VENV)/.installed-run
+STAMP := $(VENV)/.installed-dev
 SAM_STAMP := $(SAM_VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # What the SAM transform makes of template.yaml (tests/template/sam_transform.py), scanned by checkov too.
 TRANSFORMED := .aws-sam/transformed-template.json
+LOAD_STAMP := $(LOAD_VENV)/.installed
 PORT ?= 3000
 DYNAMODB_PORT ?= 8000
 STRIPE_DOUBLE_PORT ?= 12111
+CONCURRENCY ?= 4
+STATE ?=
 EVENT ?= events/create_payment.json
 AWS_REGION ?= us-east-1
 BUILD_DIR := .aws-sam/build
+# Set-up lines and pip go to stderr, so `make invoke | jq` sees the function's JSON alone.
+STEP = @echo "setup: $(1)" >&2
 # pip on these machines warns about configured local mirrors it cannot find; keep the log readable.
-QUIET_PIP := { grep -v '^WARNING: Location' || true; }
+QUIET_PIP := { grep -v '^WARNING: Location' || true; } >&2
+PIP = --quiet --disable-pip-version-check
 
-.PHONY: run test invoke dynamodb stripe-double lint lint-code lint-template build check-build test-python bench bench-smoke openapi deploy clean
+.PHONY: help run demo invoke load dynamodb stripe-double test lint lint-code lint-template build check-build \
+	test-python bench bench-smoke openapi deploy clean
 
-$(STAMP): requirements/dev.txt src/requirements.txt src/requirements-tracing.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt 2>&1 | $(QUIET_PIP)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
-	touch $@
+help:  ## list the targets
+	@echo "make TARGET [VAR=value]   (README.md: Running locally, Testing)"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
+		awk -F'\t' '{ printf "  make %-13s %s\n", $$1, $$2 }'
+
+$(VENV)/bin/python:
+	$(call STEP,creating $(VENV) with $(shell $(PYTHON) --version 2>&1))
+	@$(PYTHON) -m venv $(VENV)
+
+# --no-compile: Python compiles what it imports on first use, instead of pip compiling all of botocore and moto.
+$(RUN_STAMP): $(VENV)/bin/python requirements/run.txt src/requirements.txt pyproject.toml
+	$(call STEP,installing the run set: function runtime + local tools (requirements/run.txt))
+	@$(VENV)/bin/pip install $(PIP) --no-compile -r requirements/run.txt 2>&1 | $(QUIET_PIP)
+	$(call STEP,installing this project (editable: payments_service, local, tools and their commands))
+	@$(VENV)/bin/pip install $(PIP) --no-deps -e . 2>&1 | $(QUIET_PIP)
+	@touch $@
+
+$(STAMP): $(RUN_STAMP) requirements/dev.txt src/requirements-tracing.txt
+	$(call STEP,installing the dev tools: pytest ruff mypy schemathesis matplotlib (requirements/dev.txt))
+	@$(VENV)/bin/pip install $(PIP) -r requirements/dev.txt 2>&1 | $(QUIET_PIP)
+	@touch $@
 
 # The SAM CLI pins pydantic; it gets its own venv so the app's dependencies stay free.
 $(SAM_STAMP): requirements/sam.txt
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt 2>&1 | $(QUIET_PIP)
-	touch $@
+	$(call STEP,creating $(SAM_VENV) with the SAM CLI and cfn-lint (requirements/sam.txt))
+	@$(PYTHON) -m venv $(SAM_VENV)
+	@$(SAM_VENV)/bin/pip install $(PIP) -r requirements/sam.txt 2>&1 | $(QUIET_PIP)
+	@touch $@
 
 $(CHECKOV_STAMP): requirements/checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt 2>&1 | $(QUIET_PIP)
-	touch $@
+	$(call STEP,creating $(CHECKOV_VENV) with checkov (requirements/checkov.txt))
+	@$(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install $(PIP) -r requirements/checkov.txt 2>&1 | $(QUIET_PIP)
+	@touch $@
 
-run: $(STAMP)  ## serve the API on http://127.0.0.1:$(PORT) with an embedded DynamoDB
-	$(PY) -m local.server --port $(PORT)
+$(LOAD_STAMP): requirements/load.txt
+	$(call STEP,creating $(LOAD_VENV) with locust (requirements/load.txt))
+	@$(PYTHON) -m venv $(LOAD_VENV)
+	@$(LOAD_VENV)/bin/pip install $(PIP) -r requirements/load.txt 2>&1 | $(QUIET_PIP)
+	@touch $@
+
+run: $(RUN_STAMP)  ## the API on 127.0.0.1 [PORT=3000] [CONCURRENCY=4] [STATE=file to keep data across restarts]
+	@$(PY) -m local.server --port $(PORT) --concurrency $(CONCURRENCY) $(if $(STATE),--state $(STATE))
 
 stripe-double: $(STAMP)  ## the Stripe test double, for `make run PAYMENT_PROCESSOR=stripe` (it prints how)
 	$(PY) -m tests.stripe_double --port $(STRIPE_DOUBLE_PORT)
 
-invoke: $(STAMP)  ## `sam local invoke -e $(EVENT)` without Docker
-	$(PY) -m local.invoke $(EVENT)
+invoke: $(RUN_STAMP)  ## `sam local invoke -e` without Docker [EVENT="a.json b.json"]: only the function's JSON on stdout
+	@$(PY) -m local.invoke $(EVENT)
 
-dynamodb: $(STAMP)  ## only the embedded DynamoDB (with tables), for `sam local ... --env-vars env.json`
-	$(PY) -m local.embedded_dynamodb --port $(DYNAMODB_PORT) --create-tables
+demo: $(RUN_STAMP)  ## the events in order on one embedded DynamoDB: create, replay, 422, GET, decline
+	@$(PY) -m local.demo
+
+load: $(RUN_STAMP) $(LOAD_STAMP)  ## locust, headless, on a fresh local server: req/s, p50, p99, errors, latency as data grows [LOAD_ARGS=--help]
+	@$(LOAD_VENV)/bin/python -m local.load --server-python $(PY) $(LOAD_ARGS)
+
+dynamodb: $(RUN_STAMP)  ## only the embedded DynamoDB (with tables), for `sam local ... --env-vars env.json`
+	@$(PY) -m local.embedded_dynamodb --port $(DYNAMODB_PORT) --create-tables
 
 test: lint check-build bench-smoke test-python  ## everything CI runs (pytest last: its summary closes the log)
 
-lint: lint-code lint-template
+lint: lint-code lint-template  ## ruff, ruff format, mypy --strict, sam validate --lint, cfn-lint
 
 lint-code: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -76,20 +117,20 @@ build: $(SAM_STAMP)  ## sam build, no Docker: wheels are picked for the Lambda r
 check-build: build $(STAMP)  ## the artifact holds pydantic_core for the runtime's Python and architecture
 	$(PY) -m tools.check_artifact $(BUILD_DIR)/PaymentsFunction
 
-test-python: $(STAMP) $(SAM_STAMP)  ## tests/template runs the SAM transform from .venv-sam
+test-python: $(STAMP) $(SAM_STAMP)  ## the pytest suite alone (tests/template runs the SAM transform from .venv-sam)
 	$(PY) -m pytest
 
 openapi: $(STAMP)  ## regenerate the committed OpenAPI document from the code
 	$(PY) -m tools.openapi > openapi.json
 
-bench: $(STAMP)
+bench: $(STAMP)  ## ours vs Powertools, side by side (about 3 minutes)
 	$(PY) -m bench
 
 bench-smoke: $(STAMP)
 	$(PY) -m bench --smoke
 
-deploy: build
+deploy: build  ## sam deploy with samconfig.toml (needs AWS credentials)
 	$(SAM_VENV)/bin/sam deploy
 
-clean:
+clean:  ## remove build and tool caches (not the venvs)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

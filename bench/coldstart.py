@@ -26,7 +26,12 @@ FLOOR = {"floor": "bench.coldstart_floor"}
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    # As the Lambda runtime sets it (our cold start keeps the collector off until the first event there).
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+        "AWS_LAMBDA_FUNCTION_NAME": "PaymentsFunction",
+    }
     for name in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"):
         env.pop(name, None)
     return {**env, **(extra or {})}

@@ -1,4 +1,9 @@
-"""`make invoke EVENT=events/x.json`: `sam local invoke -e` without Docker; prints the response JSON."""
+"""`make invoke EVENT=events/x.json`: `sam local invoke -e` without Docker; prints the response JSON.
+
+Like `sam local invoke`: the function's JSON alone on stdout (so `| jq` works), its logs on stderr. Several
+events run in order in one execution environment on one embedded DynamoDB, so create then replay shows
+the replay.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +12,63 @@ import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+from .environments import EnvironmentFailed
 from .runtime import LocalRuntime
+
+REQUIRED = {"httpMethod": str, "path": str, "requestContext": dict}
+OPTIONAL = {"headers": dict, "multiValueHeaders": dict, "body": str, "pathParameters": dict}
+
+
+class BadEvent(Exception):
+    pass
+
+
+def read_event(path: Path) -> dict[str, Any]:
+    """The event in `path`, or BadEvent saying in one line why it is not an API Gateway REST proxy event."""
+    try:
+        event = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise BadEvent(f"cannot read {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise BadEvent(f"{path} is not JSON: {error}") from None
+    if not isinstance(event, dict):
+        raise BadEvent(f"{path}: an API Gateway REST proxy event is a JSON object, not {type(event).__name__}")
+    for name, kind in REQUIRED.items():
+        if not isinstance(event.get(name), kind):
+            raise BadEvent(f"{path}: not an API Gateway REST proxy event: {name!r} missing or not {kind.__name__}")
+    for name, kind in OPTIONAL.items():
+        if event.get(name) is not None and not isinstance(event[name], kind):
+            raise BadEvent(f"{path}: {name!r} must be {kind.__name__} or null")
+    return event
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
         "events", type=Path, nargs="+", help="API Gateway REST proxy events (events/*.json), invoked in order"
     )
     args = parser.parse_args(argv)
     try:
-        events = [json.loads(path.read_text()) for path in args.events]
-    except (OSError, ValueError) as error:
-        print(f"cannot read event: {error}", file=sys.stderr)
+        events = [read_event(path) for path in args.events]
+    except BadEvent as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     out = sys.stdout
-    # Like `sam local invoke`: function logs on stderr, the response alone on stdout.
-    # One embedded DynamoDB for all events, so create then replay shows the replay.
-    with contextlib.redirect_stdout(sys.stderr), LocalRuntime() as runtime:
+    failed = False
+    with contextlib.redirect_stdout(sys.stderr), LocalRuntime(concurrency=1) as runtime:
         for event in events:
-            response = runtime.invoke(event)
-            print(json.dumps(response, indent=2, default=list), file=out, flush=True)
-    return 0
+            try:
+                invocation = runtime.invoke(event)
+            except EnvironmentFailed as error:
+                print(f"error: the function did not answer: {error}", file=sys.stderr)
+                return 1
+            assert invocation is not None  # one environment, used in turn: never busy
+            failed = failed or invocation.error is not None
+            result = invocation.response if invocation.error is None else invocation.error
+            print(json.dumps(result, indent=2), file=out, flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ class LocalLambdaContext:
     log_group_name = "/aws/lambda/PaymentsFunction"
     log_stream_name = "local"
 
-    def __init__(self, timeout_seconds: int) -> None:
-        self.aws_request_id = str(uuid.uuid4())
+    def __init__(self, timeout_seconds: float, request_id: str | None = None) -> None:
+        self.aws_request_id = request_id or str(uuid.uuid4())
         self.invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:PaymentsFunction"
         self._deadline = time.monotonic() + timeout_seconds
 

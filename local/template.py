@@ -11,6 +11,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
+_current = TEMPLATE
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -33,9 +34,16 @@ def _intrinsic(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[str, A
 _CfnLoader.add_multi_constructor("!", _intrinsic)  # type: ignore[no-untyped-call]
 
 
+def use(path: Path) -> None:
+    """Read another template from now on (`--template`, like `sam local -t`); CodeUri stays relative to ROOT."""
+    global _current
+    _current = path
+    load.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def load() -> dict[str, Any]:
-    with TEMPLATE.open() as handle:
+    with _current.open() as handle:
         document: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
     return document
 
@@ -48,6 +56,13 @@ def resources(kind: str) -> dict[str, dict[str, Any]]:
 class Route:
     method: str
     path: str  # API Gateway form: /payments/{payment_id}
+
+
+def gateway_responses() -> dict[str, dict[str, Any]]:
+    """The API's GatewayResponses (SAM `AWS::Serverless::Api`), by response type; {} if it customizes none."""
+    for api in resources("AWS::Serverless::Api").values():
+        return dict(api.get("Properties", {}).get("GatewayResponses") or {})
+    return {}
 
 
 def function() -> tuple[str, dict[str, Any]]:

@@ -4,6 +4,7 @@ wiring of use cases to their collaborators. Imports stay cheap here: the wiring 
 from __future__ import annotations
 
 import gc
+import os
 import random
 import threading
 from collections.abc import Callable
@@ -22,8 +23,12 @@ if TYPE_CHECKING:
 
 
 def pause_collection() -> None:
-    """Called before a cold start's imports: collection passes over hundreds of loading modules cost ~25 ms."""
-    gc.disable()
+    """Called before a cold start's imports: collection passes over hundreds of loading modules cost ~25 ms.
+
+    Only inside a Lambda execution environment (the runtime names the function): a process that imports
+    the package for other reasons (the local server, tools) never runs a handler to switch it back on."""
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        gc.disable()
 
 
 def resume_collection() -> None:

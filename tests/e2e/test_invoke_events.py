@@ -64,3 +64,48 @@ def test_events_in_sequence_show_replay_and_mismatch() -> None:
     assert responses[1]["body"] == responses[0]["body"]
     assert responses[1]["multiValueHeaders"]["Idempotent-Replayed"] == ["true"]
     assert responses[4]["body"] == responses[3]["body"]
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [("{not json", "is not JSON"), ("[1, 2]", "JSON object"), ('{"httpMethod": "GET"}', "'path' missing")],
+)
+def test_a_malformed_event_file_is_one_clear_error_line(tmp_path: Path, content: str, says: str) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(content)
+    result = subprocess.run(
+        [sys.executable, "-m", "local.invoke", str(event)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and says in result.stderr
+
+
+def make(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=True
+    )
+
+
+def test_make_invoke_prints_only_the_functions_json_on_stdout() -> None:
+    out = make("invoke", "EVENT=events/create_payment.json").stdout
+    assert json.loads(out)["statusCode"] == 201  # the whole of stdout is the response: `| jq` works
+
+
+def test_make_help_lists_the_targets() -> None:
+    out = make("help").stdout
+    for target in ("run", "test", "invoke", "demo", "load", "dynamodb", "help"):
+        assert f"make {target} " in out
+
+
+def test_make_demo_shows_create_replay_mismatch_get_and_decline() -> None:
+    lines = [line for line in make("demo").stdout.splitlines() if line.strip().startswith("->")]
+    assert [line.split()[1] for line in lines] == ["201", "201", "422", "200", "402", "402"]
+    created = lines[0].split()[2]
+    assert lines[1].split()[2] == created and "Idempotent-Replayed: true" in lines[1]
+    assert lines[3].split()[2] == created  # the GET finds the payment the first step made
+    assert "idempotency-key-reused" in lines[2] and "Idempotent-Replayed: true" in lines[5]

@@ -41,7 +41,7 @@ def test_ctrl_c_stops_the_server_and_the_embedded_dynamodb() -> None:
         while time.monotonic() < deadline:
             line = process.stdout.readline()
             lines.append(line)
-            if line.startswith("Ctrl-C stops everything"):
+            if line.startswith("Ctrl-C stops"):
                 break
         banner = "".join(lines)
         assert f"payments API on http://127.0.0.1:{port}" in banner and "curl -i -X POST" in banner
