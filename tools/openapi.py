@@ -36,6 +36,7 @@ KEY_DESCRIPTION = (
 _DUMMY_ENV = {
     "IDEMPOTENCY_TABLE_NAME": "openapi-IdempotencyTable",
     "PAYMENTS_TABLE_NAME": "openapi-PaymentsTable",
+    "REFUNDS_TABLE_NAME": "openapi-RefundsTable",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 _VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")

@@ -1,4 +1,10 @@
-"""The payments table: one item per payment, written only inside the idempotency transaction."""
+"""The payments table: one item per payment, created inside the idempotency transaction.
+
+Each item also holds its refund balance (domain/refunds.py): `refunded`, `pending` and `available`
+(which always add up to `amount`) and `reservations`, a map from a refund's processor reference to
+{amount, record_id}. DynamoDB conditions cannot add, so `available` is kept as its own attribute and
+a reservation's condition is simply `available >= :amount`.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,27 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..domain.pages import Page
 from ..domain.payments import PaymentsUnavailable
-from ..models.payments import StoredPayment
-from .errors import is_transient
+from ..domain.refunds import GiveBackRefund, RefundsUnavailable, Reservation, ReservationRefused, SettleRefund
+from ..models.payments import Payment, StoredPayment
+from . import paging
+from .errors import error_code, is_transient
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+BY_MERCHANT_INDEX = "by_merchant_created"  # template.yaml: merchant_id HASH, created_at RANGE
+_CURSOR_SHAPE = {"payment_id": Payment.ID_PATTERN, "created_at": paging.RFC3339_MS}
+_BALANCE_NAMES = {
+    "#amt": "amount",
+    "#refd": "refunded",
+    "#pend": "pending",
+    "#avail": "available",
+    "#rsv": "reservations",
+    "#ref": "",  # set per call: the reference
+    "#ramt": "amount",
+}
 
 
 def to_item(payment: StoredPayment) -> dict[str, Any]:
@@ -25,6 +46,10 @@ def to_item(payment: StoredPayment) -> dict[str, Any]:
         "metadata": {"M": {k: {"S": v} for k, v in payment.metadata.items()}},
         "created_at": {"S": payment.created_at},
         "charge_id": {"S": payment.charge_id},
+        "refunded": {"N": str(payment.amount_refunded)},
+        "pending": {"N": str(payment.amount_pending)},
+        "available": {"N": str(payment.amount_available)},
+        "reservations": {"M": {}},
     }
     if payment.description is not None:
         item["description"] = {"S": payment.description}
@@ -32,6 +57,7 @@ def to_item(payment: StoredPayment) -> dict[str, Any]:
 
 
 def from_item(item: dict[str, Any]) -> StoredPayment:
+    reservations = item.get("reservations", {}).get("M", {})
     return StoredPayment(
         id=item["payment_id"]["S"],
         merchant_id=item["merchant_id"]["S"],
@@ -42,7 +68,33 @@ def from_item(item: dict[str, Any]) -> StoredPayment:
         metadata={k: v["S"] for k, v in item.get("metadata", {}).get("M", {}).items()},
         created_at=item["created_at"]["S"],
         charge_id=item["charge_id"]["S"],
+        amount_refunded=int(item.get("refunded", {}).get("N", "0")),
+        amount_pending=int(item.get("pending", {}).get("N", "0")),
+        reservations={ref: int(entry["M"]["amount"]["N"]) for ref, entry in reservations.items()},
+        accounted="available" in item,
     )
+
+
+def _balance_names(expression: str, reference: str) -> dict[str, str]:
+    names = {k: v for k, v in _BALANCE_NAMES.items() if k in expression}
+    if "#ref" in names:
+        names["#ref"] = reference
+    return names
+
+
+def _released_reservation(payment_id: str, reference: str, amount: int, update: str, table: str) -> dict[str, Any]:
+    """An Update entry that ends the reservation under `reference`, only if it holds exactly `amount`."""
+    condition = "#rsv.#ref.#ramt = :a"
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": {"payment_id": {"S": payment_id}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": _balance_names(update + condition, reference),
+            "ExpressionAttributeValues": {":a": {"N": str(amount)}},
+        }
+    }
 
 
 class DynamoDBPaymentsTable:
@@ -60,6 +112,51 @@ class DynamoDBPaymentsTable:
             }
         }
 
+    def settle(self, write: SettleRefund) -> dict[str, Any]:
+        """A TransactWriteItems entry: the reservation becomes refunded; refused unless it is still held."""
+        update = "SET #refd = #refd + :a, #pend = #pend - :a REMOVE #rsv.#ref"
+        return _released_reservation(write.payment_id, write.reference, write.amount, update, self._table)
+
+    def give_back(self, write: GiveBackRefund) -> dict[str, Any]:
+        """A TransactWriteItems entry: the reservation becomes available again; refused unless still held."""
+        update = "SET #avail = #avail + :a, #pend = #pend - :a REMOVE #rsv.#ref"
+        return _released_reservation(write.payment_id, write.reference, write.amount, update, self._table)
+
+    def reserve(self, payment: StoredPayment, reservation: Reservation) -> None:
+        """One conditional UpdateItem: available -> pending under the reference, if enough is available."""
+        entry = {"M": {"amount": {"N": str(reservation.amount)}, "record_id": {"S": reservation.record_id}}}
+        values: dict[str, Any] = {":a": {"N": str(reservation.amount)}}
+        if payment.accounted:
+            update = "SET #avail = #avail - :a, #pend = #pend + :a, #rsv.#ref = :entry"
+            condition = "#avail >= :a AND attribute_not_exists(#rsv.#ref)"
+            values[":entry"] = entry
+        else:
+            # Written before refunds existed: the first reservation starts its balance, in the same write.
+            update = "SET #avail = #amt - :a, #pend = :a, #refd = :zero, #rsv = :reservations"
+            condition = "attribute_exists(#amt) AND attribute_not_exists(#avail) AND #amt >= :a"
+            values |= {":zero": {"N": "0"}, ":reservations": {"M": {reservation.reference: entry}}}
+        try:
+            self._client().update_item(
+                TableName=self._table,
+                Key={"payment_id": {"S": reservation.payment_id}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=_balance_names(update + condition, reservation.reference),
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                item = error.response.get("Item")
+                raise ReservationRefused(from_item(item) if item else None) from None
+            if is_transient(error):
+                raise RefundsUnavailable(error_code(error)) from error
+            raise
+        except BotoCoreError as error:
+            if is_transient(error):
+                raise RefundsUnavailable(type(error).__name__) from error
+            raise
+
     def get(self, payment_id: str) -> StoredPayment | None:
         try:
             response = self._client().get_item(
@@ -71,3 +168,31 @@ class DynamoDBPaymentsTable:
             raise
         item = response.get("Item")
         return from_item(item) if item else None
+
+    def list_by_merchant(self, merchant: str, limit: int, cursor: str | None) -> Page[StoredPayment]:
+        """Newest first from the merchant/creation-time index (eventually consistent, as every GSI is)."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_MERCHANT_INDEX,
+            "KeyConditionExpression": "merchant_id = :m",
+            "ExpressionAttributeValues": {":m": {"S": merchant}},
+            "ScanIndexForward": False,
+        }
+        if cursor is not None:
+            start = paging.decode(cursor, _CURSOR_SHAPE)
+            query["ExclusiveStartKey"] = {
+                "merchant_id": {"S": merchant},
+                "created_at": {"S": start["created_at"]},
+                "payment_id": {"S": start["payment_id"]},
+            }
+        try:
+            items = paging.query_at_most(self._client(), query, limit + 1)  # one more: has_more, exactly
+        except (ClientError, BotoCoreError) as error:
+            if is_transient(error):
+                raise PaymentsUnavailable(type(error).__name__) from error
+            raise
+        payments = [from_item(item) for item in items[:limit]]
+        more = len(items) > limit
+        last = payments[-1] if more else None
+        next_cursor = paging.encode({"payment_id": last.id, "created_at": last.created_at}) if last else None
+        return Page(payments, next_cursor)

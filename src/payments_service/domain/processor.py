@@ -11,6 +11,11 @@ class Charge:
     id: str
 
 
+@dataclass(frozen=True)
+class ProcessorRefund:
+    id: str
+
+
 class Declined(Exception):
     def __init__(self, decline_code: str) -> None:
         super().__init__(decline_code)
@@ -25,6 +30,19 @@ class InvalidPaymentSource(Exception):
     """The processor rejected the source outright; nothing was charged."""
 
 
+class RefundRefused(Exception):
+    """The processor refused the refund outright (disputed, too old...); nothing was refunded."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 class PaymentProcessor(Protocol):
     def charge(self, *, reference: str, amount: int, currency: str, source: str) -> Charge:
         """Charge once per `reference`: the same reference always yields the same charge."""
+
+    def refund(self, *, reference: str, charge_id: str, amount: int, currency: str) -> ProcessorRefund:
+        """Refund `amount` of the charge once per `reference` (the same reference yields the same refund).
+
+        RefundRefused when refused for good; ProcessorUnavailable when whether it refunded is unknown."""

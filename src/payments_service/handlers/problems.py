@@ -10,14 +10,23 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
+from ..domain.pages import InvalidCursor
 from ..domain.payments import PaymentsUnavailable
 from ..domain.processor import InvalidPaymentSource
+from ..domain.refunds import (
+    PaymentBusy,
+    PaymentNotFound,
+    RefundConflict,
+    RefundExceedsPayment,
+    RefundsUnavailable,
+)
 from ..idempotency import KeyInUse, KeyReused, TemporarilyUnavailable
 from ..idempotency.keys import InvalidKey
 from ..logic.create_payment import PaymentConflict
 from ..models.problems import PROBLEM_BASE
 from .idempotency_key import MissingKey
 from .principal import Unauthenticated
+from .query import InvalidQuery
 from .transport import BodyRejected, InvalidBody
 
 PROBLEM_JSON = "application/problem+json"
@@ -37,6 +46,10 @@ TITLES = {
     "card-declined": "Payment declined",
     "invalid-payment-source": "Payment source not recognised",
     "payment-conflict": "Payment already recorded",
+    "refund-exceeds-payment": "Refund exceeds what remains of the payment",
+    "payment-not-refundable": "Payment cannot be refunded",
+    "refund-conflict": "Refund recorded inconsistently",
+    "invalid-cursor": "Cursor invalid",
     "service-unavailable": "Temporarily unavailable",
     "internal-error": "Internal error",
 }
@@ -119,6 +132,34 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
     ),
     PaymentsUnavailable: lambda e: Problem(
         "service-unavailable", 503, "Payments are temporarily unreadable", "unavailable", retry_after(1)
+    ),
+    InvalidQuery: lambda e: Problem(
+        "invalid-request", 400, "The query does not match the schema", "invalid", {}, {"errors": e.errors}
+    ),
+    InvalidCursor: lambda e: Problem(
+        "invalid-cursor", 400, "starting_after must be a next_cursor this list returned", "invalid"
+    ),
+    PaymentNotFound: lambda e: Problem("not-found", 404, "No such payment", "not_found"),
+    RefundExceedsPayment: lambda e: Problem(
+        "refund-exceeds-payment",
+        409,
+        f"At most {e.remaining} remains refundable on this payment; nothing was reserved",
+        "refund_exceeds_payment",
+        {},
+        {"remaining_amount": e.remaining},
+    ),
+    PaymentBusy: lambda e: Problem(
+        "service-unavailable",
+        503,
+        "Other refunds of this payment kept changing its balance; retry with the same Idempotency-Key",
+        "busy",
+        retry_after(1),
+    ),
+    RefundConflict: lambda e: Problem(
+        "refund-conflict", 409, "This refund's reservation is recorded inconsistently; contact support", "error"
+    ),
+    RefundsUnavailable: lambda e: Problem(
+        "service-unavailable", 503, "Refunds are temporarily unreadable", "unavailable", retry_after(1)
     ),
 }
 _INTERNAL = Problem("internal-error", 500, "An unexpected error occurred; it has been logged", "error")
