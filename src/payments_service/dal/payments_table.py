@@ -8,6 +8,7 @@ a reservation's condition is simply `available >= :amount`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -76,10 +77,8 @@ def from_item(item: dict[str, Any]) -> StoredPayment:
 
 
 def _balance_names(expression: str, reference: str) -> dict[str, str]:
-    names = {k: v for k, v in _BALANCE_NAMES.items() if k in expression}
-    if "#ref" in names:
-        names["#ref"] = reference
-    return names
+    used = set(re.findall(r"#\w+", expression))  # whole tokens: "#ref" is not in "#refd"
+    return {k: (reference if k == "#ref" else v) for k, v in _BALANCE_NAMES.items() if k in used}
 
 
 def _released_reservation(payment_id: str, reference: str, amount: int, update: str, table: str) -> dict[str, Any]:

@@ -39,4 +39,4 @@ def list_query(event: Mapping[str, Any]) -> tuple[int, str | None]:
         if not _DIGITS.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= MAX_PAGE:
             raise InvalidQuery([{"loc": ["query", "limit"], "msg": f"An integer from 1 to {MAX_PAGE}"}])
         limit = int(raw_limit)
-    return limit, _one(event, "starting_after")
+    return limit, _one(event, "starting_after") or None  # empty: the first page, as documented
