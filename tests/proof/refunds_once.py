@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
+
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from payments_service.dal.payments_table import from_item as payment_from_item
 from payments_service.dal.refunds_table import from_item as refund_from_item
+from payments_service.domain.processor import ProcessorUnavailable
 from payments_service.idempotency.records import Status
+from tests.proof.injection import Boundary, InjectedCrash, RefundBoundary
 from tests.proof.oracle import Answer, key_record
 from tests.proof.rig import Rig
 from tests.support import get_refund_event, payment_event, visa
@@ -77,3 +82,31 @@ def assert_refunded_once(
     got = rig.call(get_refund_event(payment_id, refund["id"], merchant))
     assert got.status == 200 and got.body == final.body
     assert_balanced(rig, payment_id)
+
+
+def failure(boundary: Boundary | RefundBoundary, how: str) -> Callable[[], None]:
+    """An in-process crash at `boundary`, or what the caller sees when that round trip loses its answer."""
+
+    def fail() -> None:
+        if how == "crash":
+            raise InjectedCrash(f"injected crash {boundary}")
+        if boundary is RefundBoundary.AFTER_REFUND:
+            raise ProcessorUnavailable("injected: refund answer lost")
+        if boundary is Boundary.BEFORE_COMMIT:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1")  # never sent
+        raise ReadTimeoutError(endpoint_url="http://127.0.0.1")  # applied, answer lost
+
+    return fail
+
+
+def answered(rig: Rig, event: dict[str, Any], attempts: int = 6) -> Answer:
+    """A client that retries 409 key-in-use, 503 and 500 (obeying Retry-After) until it gets a final answer."""
+    for _ in range(attempts):
+        answer = rig.call(event)
+        waits = answer.status in (503, 500) or (
+            answer.status == 409 and json.loads(answer.body)["type"].endswith("idempotency-key-in-use")
+        )
+        if not waits:
+            return answer
+        rig.clock.advance(answer.retry_after * 1000 + 1 if "Retry-After" in answer.headers else 21_000)
+    raise AssertionError(f"no final answer after {attempts} obedient retries")

@@ -17,14 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
-from payments_service.domain.processor import ProcessorUnavailable
 from payments_service.idempotency.records import Status
 from tests.proof.exactly_once import retry_until_answered
-from tests.proof.injection import Boundary, InjectedCrash, RefundBoundary, SdkRetriesAfterLostAnswer, is_reservation
+from tests.proof.injection import Boundary, RefundBoundary, SdkRetriesAfterLostAnswer, is_reservation
 from tests.proof.oracle import key_record, merchant
-from tests.proof.refunds_once import assert_balanced, assert_refunded_once, balance, paid, refund_items
+from tests.proof.refunds_once import assert_balanced, assert_refunded_once, balance, failure, paid, refund_items
 from tests.proof.rig import Rig
 from tests.support import payment_event, refund_event, unique, visa
 
@@ -38,23 +36,6 @@ BOUNDARIES: list[Boundary | RefundBoundary] = [
     Boundary.BEFORE_COMMIT,
     Boundary.AFTER_COMMIT,
 ]
-
-
-def _crash() -> None:
-    raise InjectedCrash("injected crash")
-
-
-def _lost(boundary: Boundary | RefundBoundary) -> Callable[[], None]:
-    """What the caller sees when the round trip at `boundary` loses its answer."""
-
-    def fail() -> None:
-        if boundary is RefundBoundary.AFTER_REFUND:
-            raise ProcessorUnavailable("injected: refund answer lost")
-        if boundary is Boundary.BEFORE_COMMIT:
-            raise EndpointConnectionError(endpoint_url="http://127.0.0.1")  # never sent
-        raise ReadTimeoutError(endpoint_url="http://127.0.0.1")  # applied, answer lost
-
-    return fail
 
 
 # How the first invocation's key is left, by boundary, after an exception / a lost answer.
@@ -85,7 +66,7 @@ def test_dying_at_a_refund_boundary_then_retrying_refunds_exactly_once(
     key = unique("r")
     event = refund_event(pid, key, {"amount": REFUND}, merchant=who)
     # Given the first invocation dies at the boundary
-    rig.plan.arm(boundary, _crash if how == "crash" else _lost(boundary))
+    rig.plan.arm(boundary, failure(boundary, how))
     first = rig.call(event)
     assert rig.plan.fired == [boundary]
     record = key_record(rig.db, rig.settings.idempotency_table, who, key)
@@ -150,7 +131,7 @@ def test_a_processor_unavailable_keeps_the_reservation_until_the_retry_resolves_
     pid = paid(rig, who, unique("k"), AMOUNT)
     key = unique("r")
     event = refund_event(pid, key, {}, merchant=who)  # all that remains: decided once, kept by the reservation
-    rig.plan.arm(RefundBoundary.AFTER_REFUND, _lost(RefundBoundary.AFTER_REFUND))
+    rig.plan.arm(RefundBoundary.AFTER_REFUND, failure(RefundBoundary.AFTER_REFUND, "lost"))
     first = rig.call(event)
     assert first.status == 503 and first.retry_after >= 1
     _, held = balance(rig, pid)
@@ -216,7 +197,7 @@ def test_a_processor_refusal_gives_the_reservation_back_atomically_with_its_answ
     key = unique("r")
     event = refund_event(pid, key, {"amount": REFUND}, merchant=who)
     # Lost answer of the settlement transaction (it applied): the answer is still ours, not a 503
-    rig.plan.arm(Boundary.AFTER_COMMIT, _lost(Boundary.AFTER_COMMIT))
+    rig.plan.arm(Boundary.AFTER_COMMIT, failure(Boundary.AFTER_COMMIT, "lost"))
     refused = rig.call(event)
     assert refused.status == 409 and json.loads(refused.body)["type"].endswith("payment-not-refundable"), refused
     again = rig.call(event)
