@@ -77,9 +77,7 @@ def _documentation_resolver(docs: Any) -> Any:
     from typing import Annotated
 
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-    from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-
-    from aws_lambda_powertools.event_handler.openapi.params import Query
+    from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
     from payments_service.domain.pages import DEFAULT_PAGE, MAX_PAGE
     from payments_service.models.payments import CreatePaymentRequest
