@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -205,3 +206,56 @@ def test_a_processor_refusal_gives_the_reservation_back_atomically_with_its_answ
     assert_balanced(rig, pid)
     _, stored = balance(rig, pid)
     assert stored.amount_available == AMOUNT
+
+
+class HeldReservation:
+    """A client whose first refund reservation is held before it is sent: an invocation stalled past its lease."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.entered = threading.Event()
+        self.resume = threading.Event()
+        self._held = False
+
+    def update_item(self, **kwargs: Any) -> Any:
+        if is_reservation(kwargs) and not self._held:
+            self._held = True
+            self.entered.set()
+            assert self.resume.wait(30), "the test never resumed the held reservation"
+        return self._inner.update_item(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_stale_owner_reserving_after_the_takeover_settled_never_reserves_again(
+    make_rig: Callable[..., Rig],
+) -> None:
+    held: list[HeldReservation] = []
+
+    def wrap(inner: Any) -> Any:
+        held.append(HeldReservation(inner))
+        return held[0]
+
+    rig = make_rig(wrap_client=wrap)
+    who = merchant()
+    pid = paid(rig, who, unique("k"), AMOUNT)
+    key = unique("r")
+    event = refund_event(pid, key, {"amount": REFUND}, merchant=who)
+    # Given A claimed the key, read the payment, and stalls just before its reservation, past its lease
+    a: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: a.setdefault("answer", rig.call(event, 5_000)), daemon=True)
+    thread.start()
+    assert held[0].entered.wait(10), "A never reached its reservation"
+    rig.clock.advance(5_001)
+    # When B takes over and refunds, settling under the same reference
+    b = rig.call(event)
+    assert b.status == 201 and not b.replayed, b
+    # And A's reservation is then sent
+    held[0].resume.set()
+    thread.join(30)
+    # Then A reserved nothing (the reference was used), refunded nothing more, and answers with B's refund
+    answer = a["answer"]
+    assert (answer.status == 201 and answer.replayed and answer.same_bytes(b)) or answer.status == 409, answer
+    assert_refunded_once(rig, who, key, pid, event, b)
+    assert len(rig.refund_ledger.references()) == 1

@@ -2,8 +2,9 @@
 
 Each item also holds its refund balance (domain/refunds.py): `refunded`, `pending` and `available`
 (which always add up to `amount`) and `reservations`, a map from a refund's processor reference to
-{amount, record_id}. DynamoDB conditions cannot add, so `available` is kept as its own attribute and
-a reservation's condition is simply `available >= :amount`.
+{amount, record_id, state}. DynamoDB conditions cannot add, so `available` is kept as its own
+attribute and a reservation's condition is simply `available >= :amount`. A settled or given-back
+reservation keeps its entry (state `settled` / `given_back`): no reference is ever reserved twice.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ _BALANCE_NAMES = {
     "#rsv": "reservations",
     "#ref": "",  # set per call: the reference
     "#ramt": "amount",
+    "#st": "state",
 }
+PENDING, SETTLED, GIVEN_BACK = "pending", "settled", "given_back"
 
 
 def to_item(payment: StoredPayment) -> dict[str, Any]:
@@ -58,7 +61,9 @@ def to_item(payment: StoredPayment) -> dict[str, Any]:
 
 
 def from_item(item: dict[str, Any]) -> StoredPayment:
-    reservations = item.get("reservations", {}).get("M", {})
+    entries = item.get("reservations", {}).get("M", {})
+    amounts = {ref: int(entry["M"]["amount"]["N"]) for ref, entry in entries.items()}
+    pending = {ref for ref, entry in entries.items() if entry["M"].get("state", {}).get("S", PENDING) == PENDING}
     return StoredPayment(
         id=item["payment_id"]["S"],
         merchant_id=item["merchant_id"]["S"],
@@ -71,7 +76,8 @@ def from_item(item: dict[str, Any]) -> StoredPayment:
         charge_id=item["charge_id"]["S"],
         amount_refunded=int(item.get("refunded", {}).get("N", "0")),
         amount_pending=int(item.get("pending", {}).get("N", "0")),
-        reservations={ref: int(entry["M"]["amount"]["N"]) for ref, entry in reservations.items()},
+        reservations={ref: amount for ref, amount in amounts.items() if ref in pending},
+        closed_reservations={ref: amount for ref, amount in amounts.items() if ref not in pending},
         accounted="available" in item,
     )
 
@@ -81,17 +87,21 @@ def _balance_names(expression: str, reference: str) -> dict[str, str]:
     return {k: (reference if k == "#ref" else v) for k, v in _BALANCE_NAMES.items() if k in used}
 
 
-def _released_reservation(payment_id: str, reference: str, amount: int, update: str, table: str) -> dict[str, Any]:
-    """An Update entry that ends the reservation under `reference`, only if it holds exactly `amount`."""
-    condition = "#rsv.#ref.#ramt = :a"
+def _closed_reservation(write: SettleRefund | GiveBackRefund, update: str, closed: str, table: str) -> dict[str, Any]:
+    """An Update entry that closes the pending reservation under `reference`, only if it holds exactly `amount`."""
+    condition = "#rsv.#ref.#ramt = :a AND #rsv.#ref.#st = :pending"
     return {
         "Update": {
             "TableName": table,
-            "Key": {"payment_id": {"S": payment_id}},
+            "Key": {"payment_id": {"S": write.payment_id}},
             "UpdateExpression": update,
             "ConditionExpression": condition,
-            "ExpressionAttributeNames": _balance_names(update + condition, reference),
-            "ExpressionAttributeValues": {":a": {"N": str(amount)}},
+            "ExpressionAttributeNames": _balance_names(update + condition, write.reference),
+            "ExpressionAttributeValues": {
+                ":a": {"N": str(write.amount)},
+                ":pending": {"S": PENDING},
+                ":closed": {"S": closed},
+            },
         }
     }
 
@@ -113,17 +123,23 @@ class DynamoDBPaymentsTable:
 
     def settle(self, write: SettleRefund) -> dict[str, Any]:
         """A TransactWriteItems entry: the reservation becomes refunded; refused unless it is still held."""
-        update = "SET #refd = #refd + :a, #pend = #pend - :a REMOVE #rsv.#ref"
-        return _released_reservation(write.payment_id, write.reference, write.amount, update, self._table)
+        update = "SET #refd = #refd + :a, #pend = #pend - :a, #rsv.#ref.#st = :closed"
+        return _closed_reservation(write, update, SETTLED, self._table)
 
     def give_back(self, write: GiveBackRefund) -> dict[str, Any]:
         """A TransactWriteItems entry: the reservation becomes available again; refused unless still held."""
-        update = "SET #avail = #avail + :a, #pend = #pend - :a REMOVE #rsv.#ref"
-        return _released_reservation(write.payment_id, write.reference, write.amount, update, self._table)
+        update = "SET #avail = #avail + :a, #pend = #pend - :a, #rsv.#ref.#st = :closed"
+        return _closed_reservation(write, update, GIVEN_BACK, self._table)
 
     def reserve(self, payment: StoredPayment, reservation: Reservation) -> None:
         """One conditional UpdateItem: available -> pending under the reference, if enough is available."""
-        entry = {"M": {"amount": {"N": str(reservation.amount)}, "record_id": {"S": reservation.record_id}}}
+        entry = {
+            "M": {
+                "amount": {"N": str(reservation.amount)},
+                "record_id": {"S": reservation.record_id},
+                "state": {"S": PENDING},
+            }
+        }
         values: dict[str, Any] = {":a": {"N": str(reservation.amount)}}
         if payment.accounted:
             update = "SET #avail = #avail - :a, #pend = #pend + :a, #rsv.#ref = :entry"

@@ -2,7 +2,8 @@
 
 1. Reserve: one conditional write on the payment moves the amount from available to pending under
    the refund's processor reference (claim.reference). A retry or a takeover finds its own
-   reservation there and never reserves twice; a refund that does not fit reserves nothing.
+   reservation there (pending, or closed if a newer owner already finished: its settlement is then
+   fenced off) and never reserves twice; a refund that does not fit reserves nothing.
 2. Refund at the processor under that same reference (it deduplicates, so a retry refunds once).
 3. Settle in the transaction that records the answer: pending -> refunded, refund item written.
    If the processor refused for good, the reservation is given back in that transaction instead.
@@ -80,7 +81,7 @@ class CreateRefund:
 
         def refund_once(claim: Claim) -> Completion:
             payment = self._payment(merchant, payment_id)
-            amount = payment.reservations.get(claim.reference)  # reserved by an earlier try of this key
+            amount = payment.reserved_under(claim.reference)  # by an earlier try of this key (even a closed one)
             if amount is None:
                 amount = self._reserve(merchant, payment, claim, request.amount)
             try:
@@ -147,8 +148,8 @@ class CreateRefund:
                 now = refused.current
                 if now is None or now.merchant_id != merchant:
                     raise PaymentNotFound(payment.id) from None
-                if claim.reference in now.reservations:
-                    return now.reservations[claim.reference]
+                if (ours := now.reserved_under(claim.reference)) is not None:
+                    return ours  # an earlier try's (or the SDK resent ours after losing its answer)
                 current = now
                 continue
             return amount

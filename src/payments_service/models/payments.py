@@ -64,12 +64,18 @@ class StoredPayment(Payment):
     charge_id: str
     # Refund accounting (see domain/refunds.py): refunded + pending + available == amount.
     amount_pending: int = 0  # reserved by refunds whose processor call has not settled yet
-    reservations: dict[str, int] = Field(default_factory=dict)  # refund reference -> amount reserved
+    reservations: dict[str, int] = Field(default_factory=dict)  # pending: refund reference -> amount reserved
+    # Settled or given back, kept so that no reference can ever be reserved again (a stale owner would).
+    closed_reservations: dict[str, int] = Field(default_factory=dict)
     accounted: bool = True  # False for an item written before refunds existed (no balance attributes yet)
 
     @property
     def amount_available(self) -> int:
         return self.amount - self.amount_refunded - self.amount_pending
+
+    def reserved_under(self, reference: str) -> int | None:
+        """The amount a refund with this reference reserved, pending or closed; None if it never did."""
+        return self.reservations.get(reference, self.closed_reservations.get(reference))
 
     def public(self) -> Payment:
         """The payment as the API shows it: never the merchant, the processor's charge id or reservations."""
