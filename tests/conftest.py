@@ -25,6 +25,7 @@ os.environ.update(
     AWS_REGION="us-east-1",
     IDEMPOTENCY_TABLE_NAME="test-IdempotencyTable",
     PAYMENTS_TABLE_NAME="test-PaymentsTable",
+    REFUNDS_TABLE_NAME="test-RefundsTable",
     POWERTOOLS_SERVICE_NAME="payments",
     POWERTOOLS_METRICS_NAMESPACE="IdempotentPayments",
 )

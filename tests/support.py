@@ -109,3 +109,60 @@ class FakeContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+MERCHANT_A = "arn:aws:iam::111111111111:user/merchant-a"
+
+
+def _at(event: dict[str, Any], path: str, parameters: dict[str, str] | None, merchant: str | None) -> dict[str, Any]:
+    event["path"] = event["requestContext"]["path"] = path
+    event["pathParameters"] = parameters
+    event["requestContext"]["identity"]["userArn"] = merchant
+    event["requestContext"]["requestId"] = str(uuid.uuid4())
+    return event
+
+
+def _with_query(event: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    event["queryStringParameters"] = dict(query) or None
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+    return event
+
+
+def refund_event(
+    payment_id: str,
+    key: str | None,
+    body: Any = None,
+    *,
+    merchant: str | None = MERCHANT_A,
+    raw_body: str | None = None,
+) -> dict[str, Any]:
+    """A POST /payments/{id}/refunds event from the committed fixture, with this test's key, body and merchant."""
+    event = copy.deepcopy(load_event("create_refund"))
+    for table in ("headers", "multiValueHeaders"):
+        event[table] = {k: v for k, v in event[table].items() if k.lower() != "idempotency-key"}
+    if key is not None:
+        event["headers"]["Idempotency-Key"] = key
+        event["multiValueHeaders"]["Idempotency-Key"] = [key]
+    event["body"] = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+    return _at(event, f"/payments/{payment_id}/refunds", {"payment_id": payment_id}, merchant)
+
+
+def list_refunds_event(payment_id: str, merchant: str | None = MERCHANT_A, **query: str) -> dict[str, Any]:
+    event = _at(
+        copy.deepcopy(load_event("list_refunds")),
+        f"/payments/{payment_id}/refunds",
+        {"payment_id": payment_id},
+        merchant,
+    )
+    return _with_query(event, query)
+
+
+def get_refund_event(payment_id: str, refund_id: str, merchant: str | None = MERCHANT_A) -> dict[str, Any]:
+    path = f"/payments/{payment_id}/refunds/{refund_id}"
+    return _at(
+        copy.deepcopy(load_event("get_refund")), path, {"payment_id": payment_id, "refund_id": refund_id}, merchant
+    )
+
+
+def list_payments_event(merchant: str | None = MERCHANT_A, **query: str) -> dict[str, Any]:
+    return _with_query(_at(copy.deepcopy(load_event("list_payments")), "/payments", None, merchant), query)

@@ -22,7 +22,8 @@ TITLE = "idempotent-payments"
 VERSION = "1.0.0"
 LOCAL_SERVER = "http://127.0.0.1:3000"
 DESCRIPTION = (
-    "Payments that charge exactly once. `POST /payments` requires an `Idempotency-Key` header; "
+    "Payments that charge exactly once, and refunds that never exceed them. `POST /payments` and "
+    "`POST /payments/{payment_id}/refunds` require an `Idempotency-Key` header; "
     "retrying a request with the same key and body, any number of times and concurrently, charges once "
     "and replays the first answer (header `Idempotent-Replayed: true`). The same key with a different "
     "body gets 422; a key whose first request is still running gets 409 with `Retry-After`. "
@@ -39,6 +40,7 @@ KEY_DESCRIPTION = (
 _DUMMY_ENV = {
     "IDEMPOTENCY_TABLE_NAME": "openapi-IdempotencyTable",
     "PAYMENTS_TABLE_NAME": "openapi-PaymentsTable",
+    "REFUNDS_TABLE_NAME": "openapi-RefundsTable",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 _VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
@@ -86,19 +88,50 @@ def _documentation_resolver(docs: Any) -> Any:
     from typing import Annotated
 
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-    from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+    from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
+    from payments_service.domain.pages import DEFAULT_PAGE, MAX_PAGE
     from payments_service.models.payments import CreatePaymentRequest
+    from payments_service.models.refunds import CreateRefundRequest
 
     doc = APIGatewayRestResolver(enable_validation=True)
+    _NO_BODY = CreateRefundRequest()  # the body is optional: none at all is the empty request
+    payment_id_doc = Path(description="pay_ followed by 24 hex digits")
+    limit_doc = Query(ge=1, le=MAX_PAGE, description=f"Page size, 1 to {MAX_PAGE} (default {DEFAULT_PAGE})")
+    cursor_doc = Query(description="The next_cursor of the previous page; any other value is a 400 invalid-cursor")
 
     @doc.post("/payments", **docs.CREATE_PAYMENT_DOC)
     def post_payment(payment: Annotated[CreatePaymentRequest, Body()]) -> Response[str]:
         raise NotImplementedError  # documentation only
 
     @doc.get("/payments/<payment_id>", **docs.GET_PAYMENT_DOC)
-    def get_payment(
-        payment_id: Annotated[str, Path(description="pay_ followed by 24 hex digits")],
+    def get_payment(payment_id: Annotated[str, payment_id_doc]) -> Response[str]:
+        raise NotImplementedError  # documentation only
+
+    @doc.get("/payments", **docs.LIST_PAYMENTS_DOC)
+    def list_payments(
+        limit: Annotated[int, limit_doc] = DEFAULT_PAGE, starting_after: Annotated[str, cursor_doc] = ""
+    ) -> Response[str]:
+        raise NotImplementedError  # documentation only
+
+    @doc.post("/payments/<payment_id>/refunds", **docs.CREATE_REFUND_DOC)
+    def post_refund(
+        payment_id: Annotated[str, payment_id_doc], refund: Annotated[CreateRefundRequest, Body()] = _NO_BODY
+    ) -> Response[str]:
+        raise NotImplementedError  # documentation only
+
+    @doc.get("/payments/<payment_id>/refunds", **docs.LIST_REFUNDS_DOC)
+    def list_refunds(
+        payment_id: Annotated[str, payment_id_doc],
+        limit: Annotated[int, limit_doc] = DEFAULT_PAGE,
+        starting_after: Annotated[str, cursor_doc] = "",
+    ) -> Response[str]:
+        raise NotImplementedError  # documentation only
+
+    @doc.get("/payments/<payment_id>/refunds/<refund_id>", **docs.GET_REFUND_DOC)
+    def get_refund(
+        payment_id: Annotated[str, payment_id_doc],
+        refund_id: Annotated[str, Path(description="re_ followed by 24 hex digits")],
     ) -> Response[str]:
         raise NotImplementedError  # documentation only
 
@@ -187,8 +220,8 @@ def _reachable_schemas(doc: dict[str, Any]) -> set[str]:
 def document() -> dict[str, Any]:
     """The OpenAPI 3 document as a dict."""
     doc = _generated()
-    post = doc["paths"]["/payments"]["post"]
-    post["parameters"] = [*post.get("parameters", []), idempotency_key_parameter()]
+    for post in (ops["post"] for ops in doc["paths"].values() if "post" in ops):
+        post["parameters"] = [*post.get("parameters", []), idempotency_key_parameter()]
     edge = _edge_responses()
     for operation in (op for path in doc["paths"].values() for op in path.values()):
         responses = operation["responses"]

@@ -18,7 +18,11 @@ if TYPE_CHECKING:
     from .domain.processor import PaymentProcessor
     from .idempotency.clock import Clock
     from .logic.create_payment import CreatePayment
+    from .logic.create_refund import CreateRefund
     from .logic.get_payment import GetPayment
+    from .logic.get_refund import GetRefund
+    from .logic.list_payments import ListPayments
+    from .logic.list_refunds import ListRefunds
     from .models.settings import Settings
 
 
@@ -62,6 +66,10 @@ class Container:
     get_payment: GetPayment
     dead_letters: SqsDeadLetters
     client: Callable[[], DynamoDBClient]
+    create_refund: CreateRefund
+    list_payments: ListPayments
+    list_refunds: ListRefunds
+    get_refund: GetRefund
 
     def warm(self) -> None:
         """Build the boto3 client ahead of the first request (pre-initialized environments)."""
@@ -109,17 +117,24 @@ def build(
     from .dal.dead_letters import SqsDeadLetters
     from .dal.idempotency_table import DynamoDBIdempotencyStore
     from .dal.payments_table import DynamoDBPaymentsTable
+    from .dal.refunds_table import DynamoDBRefundsTable
     from .idempotency import IdempotencyEngine
     from .idempotency.cache import ReplayCache
     from .idempotency.clock import SystemClock
     from .logic.create_payment import CreatePayment
+    from .logic.create_refund import CreateRefund
     from .logic.get_payment import GetPayment
+    from .logic.get_refund import GetRefund
+    from .logic.list_payments import ListPayments
+    from .logic.list_refunds import ListRefunds
 
     client = client or dynamodb_client
     clock = clock or SystemClock()
+    processor = processor or _processor_from(settings)
     payments = DynamoDBPaymentsTable(client, settings.payments_table)
+    refunds = DynamoDBRefundsTable(client, settings.refunds_table)
     engine = IdempotencyEngine(
-        DynamoDBIdempotencyStore(client, settings.idempotency_table, BusinessWrites(payments)),
+        DynamoDBIdempotencyStore(client, settings.idempotency_table, BusinessWrites(payments, refunds)),
         retention_seconds=settings.retention_seconds,
         lease_margin_ms=settings.lease_margin_ms,
         default_lease_ms=settings.default_lease_ms,
@@ -134,6 +149,10 @@ def build(
         get_payment=GetPayment(payments),
         dead_letters=SqsDeadLetters(sqs_client, settings.dead_letter_queue_url),
         client=client,
+        create_refund=CreateRefund(engine, payments, processor, clock),
+        list_payments=ListPayments(payments),
+        list_refunds=ListRefunds(payments, refunds),
+        get_refund=GetRefund(refunds),
     )
 
 

@@ -16,6 +16,9 @@ ALL_CHECKS = {
     "decline-replay",
     "missing-key",
     "get-payment",
+    "refund-duplicates",
+    "racing-refunds",
+    "over-refund",
     "problem-json",
 }
 
@@ -46,11 +49,16 @@ def test_real_local_server_passes_every_check(local_server: str) -> None:
     assert sum(burst["statuses"].values()) == 17  # 16 duplicates + 1 retry: every one answered
     in_flight = next(c for c in report["checks"] if c["name"] == "in-flight-conflict")
     assert in_flight["statuses"] == {"201": 1, "409": 1, "201 replayed": 1}
+    # The refunds battery: 16 racing refunds of 200 on 1600, exactly 8 fit; the rest told what remains (0)
+    racing = next(c for c in report["checks"] if c["name"] == "racing-refunds")
+    assert racing["statuses"] == {"201": 1 + 8, "409": 8}, racing
+    over = next(c for c in report["checks"] if c["name"] == "over-refund")
+    assert over["statuses"] == {"201": 3, "409": 1}, over
 
 
 def test_table_output_without_a_terminal_has_no_progress_bar_and_says_all_passed(local_server: str) -> None:
     done = checker(local_server, "--local", "--concurrency", "4")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "all 8 checks passed" in done.stdout
+    assert "all 11 checks passed" in done.stdout
     assert "FAIL" not in done.stdout
     assert done.stderr == ""  # no progress bar drawn anywhere when stdout is not a terminal

@@ -29,6 +29,9 @@ ALL_CHECKS = {
     "decline-replay",
     "missing-key",
     "get-payment",
+    "refund-duplicates",
+    "racing-refunds",
+    "over-refund",
     "problem-json",
 }
 
@@ -51,7 +54,9 @@ def test_racy_server_exits_1_and_the_report_shows_the_double_charge(run_checker:
     assert code == 1
     assert report["passed"] is False
     assert {c["name"] for c in report["checks"]} == ALL_CHECKS
-    assert failed(report) == {"concurrent-duplicates", "in-flight-conflict"}
+    assert failed(report) == {"concurrent-duplicates", "in-flight-conflict", "refund-duplicates", "racing-refunds"}
+    racing = check(report, "racing-refunds")
+    assert any(v.startswith("over-refund:") for v in racing["violations"]), racing
     burst = check(report, "concurrent-duplicates")
     assert len(burst["distinct_payment_ids"]) > 1
     assert any(
@@ -75,7 +80,7 @@ def test_table_names_the_failed_check_and_the_double_charge(run_checker: Run, mo
     assert "FAIL" in burst_row
     assert re.search(r"distinct payment ids: ([2-9]|\d\d)", burst_row), burst_row
     assert "double charge" in burst_row
-    assert "2 of 8 checks FAILED" in out
+    assert "4 of 11 checks FAILED" in out
 
 
 def test_atomic_control_server_passes_every_check(run_checker: Run) -> None:
@@ -94,7 +99,14 @@ def test_atomic_control_server_passes_every_check(run_checker: Run) -> None:
     [
         (
             {"replay_header": False},
-            {"concurrent-duplicates", "replays", "mismatch", "in-flight-conflict", "decline-replay"},
+            {
+                "concurrent-duplicates",
+                "replays",
+                "mismatch",
+                "in-flight-conflict",
+                "decline-replay",
+                "refund-duplicates",
+            },
             "no 'Idempotent-Replayed: true' header",
         ),
         (
@@ -105,6 +117,9 @@ def test_atomic_control_server_passes_every_check(run_checker: Run) -> None:
                 "in-flight-conflict",
                 "decline-replay",
                 "missing-key",
+                "refund-duplicates",
+                "racing-refunds",
+                "over-refund",
                 "problem-json",
             },
             "not application/problem+json",

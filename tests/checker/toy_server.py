@@ -1,7 +1,8 @@
 """A deliberately NON-idempotent payments server (test fixture for the checker), speaking our API's shape.
 
 Its POST /payments reads the key, "charges" (a short sleep: the race window), then writes the answer, so
-concurrent duplicates of one key all miss the read and each charge. `atomic=True` claims the key under a lock
+concurrent duplicates of one key all miss the read and each charge. Its refunds read what remains, "refund",
+then write, so racing refunds together give back more than was charged. `atomic=True` claims the key under a lock
 first (409 while in flight): the control that passes every check. Other knobs switch single flaws on.
 Run by hand: `python -m tests.checker.toy_server --port 3100`.
 """
@@ -14,13 +15,14 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PROBLEM = "urn:toy:problem:"
+Answer = tuple[int, dict[str, str], bytes]
 
 
 @dataclass
@@ -48,11 +50,15 @@ class Toy:
     answers: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)  # key -> fingerprint, status, body
     in_flight: set[str] = field(default_factory=set)
     payments: dict[str, bytes] = field(default_factory=dict)
+    amounts: dict[str, int] = field(default_factory=dict)  # payment id -> amount
+    refunded: dict[str, int] = field(default_factory=dict)  # payment id -> refunded so far
     received: list[Received] = field(default_factory=list)
     charges: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def create(self, key: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def create(
+        self, key: str, body: bytes, work: Callable[[dict[str, Any]], Answer] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         fingerprint = hashlib.sha256(body).hexdigest()
         if self.flaws.atomic:
             with self.lock:
@@ -70,7 +76,7 @@ class Toy:
             if self.flaws.replay_header:
                 headers["Idempotent-Replayed"] = "true"
             return stored[1], headers, stored[2]
-        status, headers, answer = self._charge(json.loads(body))
+        status, headers, answer = (work or self._charge)(json.loads(body))
         with self.lock:
             self.answers[key] = (fingerprint, status, answer)  # ... then write, last writer wins
             self.in_flight.discard(key)
@@ -87,7 +93,30 @@ class Toy:
         body = json.dumps(payment).encode()
         with self.lock:
             self.payments[payment["id"]] = body
+            self.amounts[payment["id"]] = payment["amount"]
         return 201, {"Content-Type": "application/json", "Location": f"/payments/{payment['id']}"}, body
+
+    def refund(self, payment_id: str, request: dict[str, Any]) -> Answer:
+        if payment_id not in self.amounts:
+            return _problem(404, "not-found", "no such payment", self.flaws)
+        if self.flaws.atomic:
+            with self.lock:  # the control: what remains is checked and taken in one step
+                answer = self._take(payment_id, request)
+            time.sleep(self.flaws.charge_seconds)
+            return answer
+        remaining = self.amounts[payment_id] - self.refunded.get(payment_id, 0)  # read ...
+        time.sleep(self.flaws.charge_seconds)  # ... "refund" ...
+        return self._take(payment_id, request, remaining)  # ... then write: racing refunds all fit
+
+    def _take(self, payment_id: str, request: dict[str, Any], remaining: int | None = None) -> Answer:
+        if remaining is None:
+            remaining = self.amounts[payment_id] - self.refunded.get(payment_id, 0)
+        amount = request.get("amount") or remaining
+        if amount > remaining or amount <= 0:
+            return _problem(409, "refund-exceeds-payment", "too much", self.flaws, remaining_amount=remaining)
+        self.refunded[payment_id] = self.refunded.get(payment_id, 0) + amount
+        refund = {"id": f"re_{uuid.uuid4().hex[:24]}", "payment_id": payment_id, "amount": amount}
+        return 201, {"Content-Type": "application/json"}, json.dumps(refund).encode()
 
 
 def _type(status: int, flaws: Flaws) -> str:
@@ -129,6 +158,12 @@ class _Handler(BaseHTTPRequestHandler):
             if not key:
                 return _problem(400, "missing-key", "Idempotency-Key required", toy.flaws)
             return toy.create(key, body)
+        parts = self.path.split("/")
+        if self.command == "POST" and len(parts) == 4 and parts[1] == "payments" and parts[3] == "refunds":
+            key = headers.get("idempotency-key")
+            if not key:
+                return _problem(400, "missing-key", "Idempotency-Key required", toy.flaws)
+            return toy.create(key, body, lambda request: toy.refund(parts[2], request))
         if self.command == "GET" and self.path.startswith("/payments/"):
             found = toy.payments.get(self.path.removeprefix("/payments/"))
             if found is not None:

@@ -60,20 +60,28 @@ def test_it_documents_exactly_the_routes_of_template_yaml(document: dict[str, An
     assert documented == deployed
 
 
-def test_every_documented_error_is_a_problem_and_success_has_the_payment_model(document: dict[str, Any]) -> None:
+SUCCESS_MODEL = {
+    ("post", "/payments"): "Payment",
+    ("get", "/payments"): "PaymentList",
+    ("get", "/payments/{payment_id}"): "Payment",
+    ("post", "/payments/{payment_id}/refunds"): "Refund",
+    ("get", "/payments/{payment_id}/refunds"): "RefundList",
+    ("get", "/payments/{payment_id}/refunds/{refund_id}"): "Refund",
+}
+
+
+def test_every_documented_error_is_a_problem_and_success_has_the_route_model(document: dict[str, Any]) -> None:
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
+            model = {"$ref": f"#/components/schemas/{SUCCESS_MODEL[method, path]}"}
             for status, response in operation["responses"].items():
                 content = response.get("content", {})
                 if int(status) >= 400:
                     assert content == {"application/problem+json": {"schema": PROBLEM_REF}}, (method, path, status)
                 else:
-                    assert content == {"application/json": {"schema": {"$ref": "#/components/schemas/Payment"}}}, (
-                        method,
-                        path,
-                        status,
-                    )
+                    assert content == {"application/json": {"schema": model}}, (method, path, status)
     assert "201" in document["paths"]["/payments"]["post"]["responses"]
+    assert "201" in document["paths"]["/payments/{payment_id}/refunds"]["post"]["responses"]
     assert "200" in document["paths"]["/payments/{payment_id}"]["get"]["responses"]
 
 
@@ -81,10 +89,13 @@ def test_every_documented_error_is_a_problem_and_success_has_the_payment_model(d
     ("status", "header"),
     [("201", "Location"), ("201", "Idempotent-Replayed"), ("409", "Retry-After"), ("503", "Retry-After")],
 )
-def test_the_headers_clients_act_on_are_documented(document: dict[str, Any], status: str, header: str) -> None:
+@pytest.mark.parametrize("path", ["/payments", "/payments/{payment_id}/refunds"])
+def test_the_headers_clients_act_on_are_documented(
+    document: dict[str, Any], status: str, header: str, path: str
+) -> None:
     # A client follows Location, trusts Idempotent-Replayed and waits Retry-After: the contract must name them.
-    response = document["paths"]["/payments"]["post"]["responses"][status]
-    assert header in response.get("headers", {}), f"POST /payments {status} does not document {header}"
+    response = document["paths"][path]["post"]["responses"][status]
+    assert header in response.get("headers", {}), f"POST {path} {status} does not document {header}"
 
 
 def test_the_create_body_is_the_strict_request_model(document: dict[str, Any]) -> None:
@@ -106,6 +117,16 @@ def _key_parameter(document: dict[str, Any]) -> dict[str, Any]:
 def test_the_idempotency_key_header_is_documented_as_required(document: dict[str, Any]) -> None:
     parameter = _key_parameter(document)
     assert (parameter["in"], parameter["required"]) == ("header", True)
+    refunds = document["paths"]["/payments/{payment_id}/refunds"]["post"]["parameters"]
+    assert [p for p in refunds if p["name"] == "Idempotency-Key"] == [parameter]
+
+
+def test_the_refund_body_is_the_strict_request_model_and_optional(document: dict[str, Any]) -> None:
+    body = document["paths"]["/payments/{payment_id}/refunds"]["post"]["requestBody"]
+    assert body.get("required", False) is False  # no body: all that remains
+    model = document["components"]["schemas"]["CreateRefundRequest"]
+    assert model["additionalProperties"] is False
+    assert set(model.get("required", [])) == set()
 
 
 @functools.cache

@@ -31,7 +31,10 @@ PROBLEM_TYPE = "urn:idempotent-payments:problem:"
 CONFIG = schemathesis.Config.from_dict(
     {
         # Bounded and seed-free so CI sees the same cases on every run, in well under two minutes.
-        "generation": {"max-examples": 50, "deterministic": True, "mode": "all"},
+        # No security parameters: the `Authorization` header is SigV4 that API Gateway checks before the
+        # function runs; locally X-Merchant-Id stands in, so "Authorization missing" is not an input the code
+        # under test can see (GET /payments would otherwise be a "negative" request answered 200).
+        "generation": {"max-examples": 50, "deterministic": True, "mode": "all", "with-security-parameters": False},
         "phases": {
             "stateful": {"enabled": False},
             # TRACE and QUERY are left out: http.server answers them itself with an HTML 501, a local/server.py

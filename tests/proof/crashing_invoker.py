@@ -5,7 +5,7 @@ exception handler, no `finally`, no release. Run by test_fault_matrix as
 
     python -m tests.proof.crashing_invoker < event.json
 
-with PROOF_CRASH_AT (a Boundary), PROOF_CLOCK_MS (the frozen clock), PROOF_REMAINING_MS (what the
+with PROOF_CRASH_AT (a Boundary or RefundBoundary), PROOF_CLOCK_MS (the frozen clock), PROOF_REMAINING_MS (what the
 fake Lambda context reports: it sets the lease), PROOF_LEDGER (charges file), PROOF_ANSWER (where
 to write the response if the boundary is never reached), plus the DynamoDB endpoint and table names
 of the session (local.runtime.local_environment).
@@ -25,7 +25,15 @@ from payments_service.dal.clients import dynamodb_client
 from payments_service.handlers import api
 from payments_service.models.settings import Settings
 from payments_service.processors.sandbox import SandboxProcessor
-from tests.proof.injection import Boundary, CrashingClient, CrashingProcessor, CrashPlan, Ledger, LedgerProcessor
+from tests.proof.injection import (
+    Boundary,
+    CrashingClient,
+    CrashingProcessor,
+    CrashPlan,
+    Ledger,
+    LedgerProcessor,
+    RefundBoundary,
+)
 from tests.support import FakeContext
 
 HARD_STOP = 137  # 128 + SIGKILL, the status Lambda reports for a killed runtime
@@ -47,10 +55,12 @@ def _hard_stop() -> None:
 def main() -> int:
     event = json.loads(sys.stdin.read())
     plan = CrashPlan()
-    plan.arm(Boundary(os.environ["PROOF_CRASH_AT"]), _hard_stop)
+    at = os.environ["PROOF_CRASH_AT"]
+    plan.arm(RefundBoundary(at) if at in set(RefundBoundary) else Boundary(at), _hard_stop)
     client: Any = CrashingClient(dynamodb_client(), plan)  # honours AWS_ENDPOINT_URL_DYNAMODB
+    refunds = Ledger(Path(os.environ["PROOF_REFUND_LEDGER"])) if "PROOF_REFUND_LEDGER" in os.environ else None
     processor = CrashingProcessor(
-        LedgerProcessor(SandboxProcessor(slow_seconds=0), Ledger(Path(os.environ["PROOF_LEDGER"]))), plan
+        LedgerProcessor(SandboxProcessor(slow_seconds=0), Ledger(Path(os.environ["PROOF_LEDGER"])), refunds), plan
     )
     deps = bootstrap.build(
         Settings.from_env(),

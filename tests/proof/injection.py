@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
-from payments_service.domain.processor import Charge, ProcessorUnavailable
+from payments_service.domain.processor import Charge, ProcessorRefund, ProcessorUnavailable
 
 
 class Boundary(enum.StrEnum):
@@ -23,6 +23,13 @@ class Boundary(enum.StrEnum):
     AFTER_CHARGE = "after_charge"  # the processor charged
     BEFORE_COMMIT = "before_commit"  # the payment + response transaction is about to be sent
     AFTER_COMMIT = "after_commit"  # the transaction applied; its answer has not reached the caller
+
+
+class RefundBoundary(enum.StrEnum):
+    """Where a refund can die besides BEFORE_COMMIT / AFTER_COMMIT (its settlement is that commit)."""
+
+    AFTER_RESERVE = "after_reserve"  # the payment's balance holds the reservation
+    AFTER_REFUND = "after_refund"  # the processor refunded
 
 
 class Kind(enum.StrEnum):
@@ -51,10 +58,10 @@ class CrashPlan:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._armed: tuple[Boundary, Callable[[], None]] | None = None
-        self.fired: list[Boundary] = []
+        self._armed: tuple[Boundary | RefundBoundary, Callable[[], None]] | None = None
+        self.fired: list[Boundary | RefundBoundary] = []
 
-    def arm(self, boundary: Boundary, fail: Callable[[], None]) -> None:
+    def arm(self, boundary: Boundary | RefundBoundary, fail: Callable[[], None]) -> None:
         with self._lock:
             self._armed = (boundary, fail)
 
@@ -70,7 +77,7 @@ class CrashPlan:
         with self._lock:
             self._armed = None
 
-    def reached(self, boundary: Boundary) -> None:
+    def reached(self, boundary: Boundary | RefundBoundary) -> None:
         with self._lock:
             if self._armed is None or self._armed[0] is not boundary:
                 return
@@ -83,6 +90,12 @@ class CrashPlan:
 def is_takeover(kwargs: dict[str, Any]) -> bool:
     # The DAL's takeover is the only UpdateItem that sets a lease; release and decline-completion do not.
     return "#lease = :lease" in str(kwargs.get("UpdateExpression", ""))
+
+
+def is_reservation(kwargs: dict[str, Any]) -> bool:
+    # Only a refund's reservation writes a reservation entry (:entry, or :reservations on a legacy item).
+    values = kwargs.get("ExpressionAttributeValues") or {}
+    return ":entry" in values or ":reservations" in values
 
 
 def is_completion(kwargs: dict[str, Any]) -> bool:
@@ -109,6 +122,8 @@ class CrashingClient:
         result = self._inner.update_item(**kwargs)
         if is_takeover(kwargs):
             self._plan.reached(Boundary.AFTER_CLAIM)
+        if is_reservation(kwargs):
+            self._plan.reached(RefundBoundary.AFTER_RESERVE)
         if completes:
             self._plan.reached(Boundary.AFTER_COMMIT)
         return result
@@ -139,6 +154,13 @@ class CrashingProcessor:
         self._plan.reached(Boundary.AFTER_CHARGE)
         return charge
 
+    def refund(self, *, reference: str, charge_id: str, amount: int, currency: str) -> ProcessorRefund:
+        made: ProcessorRefund = self._inner.refund(
+            reference=reference, charge_id=charge_id, amount=amount, currency=currency
+        )
+        self._plan.reached(RefundBoundary.AFTER_REFUND)
+        return made
+
 
 class Ledger:
     """Every charge the processor made, from any process: (reference, charge id) appended to a file."""
@@ -165,11 +187,20 @@ class Ledger:
 
 
 class LedgerProcessor:
-    """Records each successful charge in a Ledger, then returns it."""
+    """Records each successful charge in a Ledger (and each refund in another), then returns it."""
 
-    def __init__(self, inner: Any, ledger: Ledger) -> None:
+    def __init__(self, inner: Any, ledger: Ledger, refunds: Ledger | None = None) -> None:
         self._inner = inner
         self._ledger = ledger
+        self._refunds = refunds
+
+    def refund(self, *, reference: str, charge_id: str, amount: int, currency: str) -> ProcessorRefund:
+        made: ProcessorRefund = self._inner.refund(
+            reference=reference, charge_id=charge_id, amount=amount, currency=currency
+        )
+        if self._refunds is not None:
+            self._refunds.record(reference, f"{charge_id}:{amount}:{made.id}")
+        return made
 
     def charge(
         self, *, reference: str, amount: int, currency: str, source: str, timeout_s: float | None = None

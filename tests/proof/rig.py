@@ -24,6 +24,7 @@ class Rig:
     sandbox: Any
     deps: Any
     db: Any  # a plain client for the test's own reads
+    refund_ledger: Ledger  # every refund the processor made: reference -> "charge:amount:refund id"
 
     def call(self, event: dict[str, Any], remaining_ms: int = 20_000) -> Answer:
         return call(self.deps, event, remaining_ms)
@@ -43,9 +44,10 @@ def build_rig(
 
     clock = clock or FakeClock(time.time_ns() // 1_000_000)
     plan, ledger = CrashPlan(), Ledger(ledger_path)
+    refund_ledger = Ledger(ledger_path.with_name(ledger_path.stem + "-refunds.jsonl"))
     sandbox = sandbox or SandboxProcessor(slow_seconds=0)
     inner = dynamodb_client()  # the production client, retries and all
     client: Any = CrashingClient(wrap_client(inner) if wrap_client else inner, plan)  # duck-typed boto3 client
-    processor = CrashingProcessor(LedgerProcessor(sandbox, ledger), plan)
+    processor = CrashingProcessor(LedgerProcessor(sandbox, ledger, refund_ledger), plan)
     deps = bootstrap.build(settings, client=lambda: client, processor=processor, clock=clock)
-    return Rig(settings, clock, plan, ledger, sandbox, deps, db)
+    return Rig(settings, clock, plan, ledger, sandbox, deps, db, refund_ledger)

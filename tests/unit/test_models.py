@@ -58,9 +58,15 @@ def test_settings_read_the_environment_once() -> None:
         {
             "IDEMPOTENCY_TABLE_NAME": "keys",
             "PAYMENTS_TABLE_NAME": "payments",
+            "REFUNDS_TABLE_NAME": "refunds",
             "IDEMPOTENCY_RETENTION_SECONDS": "3600",
             "POWERTOOLS_TRACE_DISABLED": "false",
         }
     )
     assert (settings.idempotency_table, settings.retention_seconds, settings.tracing_enabled) == ("keys", 3600, True)
-    assert Settings.from_env({"IDEMPOTENCY_TABLE_NAME": "keys", "PAYMENTS_TABLE_NAME": "pay"}).tracing_enabled is False
+    assert (
+        Settings.from_env(
+            {"IDEMPOTENCY_TABLE_NAME": "keys", "PAYMENTS_TABLE_NAME": "pay", "REFUNDS_TABLE_NAME": "ref"}
+        ).tracing_enabled
+        is False
+    )

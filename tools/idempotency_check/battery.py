@@ -106,6 +106,10 @@ class Battery:
         headers = {"Idempotency-Key": key} if key is not None else {}
         return outcome.observe(self._one(lambda: self.client.request("POST", "/payments", body, headers)))
 
+    def post_to(self, outcome: Outcome, path: str, key: str, body: Any) -> Response | None:
+        headers = {"Idempotency-Key": key}
+        return outcome.observe(self._one(lambda: self.client.request("POST", path, body, headers)))
+
     def get(self, outcome: Outcome, path: str) -> Response | None:
         return outcome.observe(self._one(lambda: self.client.request("GET", path)))
 

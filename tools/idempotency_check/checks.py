@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .battery import Battery, Outcome, expect_problem, expect_replay, problem_issues, retry_after_issue
 from .client import Response
+from .refund_checks import over_refund, racing_refunds, refund_duplicates
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,19 @@ CHECKS = [
     Check("decline-replay", "declined card: 402 with decline_code, replayed", lambda b: 2, decline),
     Check("missing-key", "no Idempotency-Key: 400", lambda b: 1, missing_key),
     Check("get-payment", "GET of the created payment: 200, same id", lambda b: 2, get_payment),
+    Check(
+        "refund-duplicates",
+        "{concurrency} concurrent duplicates of a refund: one refund",
+        lambda b: b.concurrency + 3,
+        refund_duplicates,
+    ),
+    Check(
+        "racing-refunds",
+        "{concurrency} racing refunds for twice the payment: exactly half fit",
+        lambda b: b.concurrency + 1,
+        racing_refunds,
+    ),
+    Check("over-refund", "refund beyond what remains: 409 with the remaining amount", lambda b: 4, over_refund),
     Check("problem-json", "every error is problem+json (type, title, status, detail)", lambda b: 1, problem_shapes),
 ]
 

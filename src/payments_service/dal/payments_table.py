@@ -1,18 +1,43 @@
-"""The payments table: one item per payment, written only inside the idempotency transaction."""
+"""The payments table: one item per payment, created inside the idempotency transaction.
+
+Each item also holds its refund balance (domain/refunds.py): `refunded`, `pending` and `available`
+(which always add up to `amount`) and `reservations`, a map from a refund's processor reference to
+{amount, record_id, state}. DynamoDB conditions cannot add, so `available` is kept as its own
+attribute and a reservation's condition is simply `available >= :amount`. A settled or given-back
+reservation keeps its entry (state `settled` / `given_back`): no reference is ever reserved twice.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..domain.pages import Page
 from ..domain.payments import PaymentsUnavailable
-from ..models.payments import DeclinedPayment, StoredPayment
-from .errors import is_transient
+from ..domain.refunds import GiveBackRefund, RefundsUnavailable, Reservation, ReservationRefused, SettleRefund
+from ..models.payments import DeclinedPayment, Payment, StoredPayment
+from . import paging
+from .errors import error_code, is_transient
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+BY_MERCHANT_INDEX = "by_merchant_created"  # template.yaml: merchant_id HASH, created_at RANGE
+_CURSOR_SHAPE = {"payment_id": Payment.ID_PATTERN, "created_at": paging.RFC3339_MS}
+_BALANCE_NAMES = {
+    "#amt": "amount",
+    "#refd": "refunded",
+    "#pend": "pending",
+    "#avail": "available",
+    "#rsv": "reservations",
+    "#ref": "",  # set per call: the reference
+    "#ramt": "amount",
+    "#st": "state",
+}
+PENDING, SETTLED, GIVEN_BACK = "pending", "settled", "given_back"
 
 
 def declined_to_item(declined: DeclinedPayment) -> dict[str, Any]:
@@ -41,6 +66,10 @@ def to_item(payment: StoredPayment) -> dict[str, Any]:
         "metadata": {"M": {k: {"S": v} for k, v in payment.metadata.items()}},
         "created_at": {"S": payment.created_at},
         "processor_payment_id": {"S": payment.processor_payment_id},
+        "refunded": {"N": str(payment.amount_refunded)},
+        "pending": {"N": str(payment.amount_pending)},
+        "available": {"N": str(payment.amount_available)},
+        "reservations": {"M": {}},
     }
     if payment.description is not None:
         item["description"] = {"S": payment.description}
@@ -48,6 +77,9 @@ def to_item(payment: StoredPayment) -> dict[str, Any]:
 
 
 def from_item(item: dict[str, Any]) -> StoredPayment:
+    entries = item.get("reservations", {}).get("M", {})
+    amounts = {ref: int(entry["M"]["amount"]["N"]) for ref, entry in entries.items()}
+    pending = {ref for ref, entry in entries.items() if entry["M"].get("state", {}).get("S", PENDING) == PENDING}
     return StoredPayment(
         id=item["payment_id"]["S"],
         merchant_id=item["merchant_id"]["S"],
@@ -59,7 +91,36 @@ def from_item(item: dict[str, Any]) -> StoredPayment:
         created_at=item["created_at"]["S"],
         # Items written before issue 9 named it charge_id.
         processor_payment_id=(item.get("processor_payment_id") or item["charge_id"])["S"],
+        amount_refunded=int(item.get("refunded", {}).get("N", "0")),
+        amount_pending=int(item.get("pending", {}).get("N", "0")),
+        reservations={ref: amount for ref, amount in amounts.items() if ref in pending},
+        closed_reservations={ref: amount for ref, amount in amounts.items() if ref not in pending},
+        accounted="available" in item,
     )
+
+
+def _balance_names(expression: str, reference: str) -> dict[str, str]:
+    used = set(re.findall(r"#\w+", expression))  # whole tokens: "#ref" is not in "#refd"
+    return {k: (reference if k == "#ref" else v) for k, v in _BALANCE_NAMES.items() if k in used}
+
+
+def _closed_reservation(write: SettleRefund | GiveBackRefund, update: str, closed: str, table: str) -> dict[str, Any]:
+    """An Update entry that closes the pending reservation under `reference`, only if it holds exactly `amount`."""
+    condition = "#rsv.#ref.#ramt = :a AND #rsv.#ref.#st = :pending"
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": {"payment_id": {"S": write.payment_id}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": _balance_names(update + condition, write.reference),
+            "ExpressionAttributeValues": {
+                ":a": {"N": str(write.amount)},
+                ":pending": {"S": PENDING},
+                ":closed": {"S": closed},
+            },
+        }
+    }
 
 
 class DynamoDBPaymentsTable:
@@ -72,6 +133,57 @@ class DynamoDBPaymentsTable:
         return {
             "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(payment_id)"}
         }
+
+    def settle(self, write: SettleRefund) -> dict[str, Any]:
+        """A TransactWriteItems entry: the reservation becomes refunded; refused unless it is still held."""
+        update = "SET #refd = #refd + :a, #pend = #pend - :a, #rsv.#ref.#st = :closed"
+        return _closed_reservation(write, update, SETTLED, self._table)
+
+    def give_back(self, write: GiveBackRefund) -> dict[str, Any]:
+        """A TransactWriteItems entry: the reservation becomes available again; refused unless still held."""
+        update = "SET #avail = #avail + :a, #pend = #pend - :a, #rsv.#ref.#st = :closed"
+        return _closed_reservation(write, update, GIVEN_BACK, self._table)
+
+    def reserve(self, payment: StoredPayment, reservation: Reservation) -> None:
+        """One conditional UpdateItem: available -> pending under the reference, if enough is available."""
+        entry = {
+            "M": {
+                "amount": {"N": str(reservation.amount)},
+                "record_id": {"S": reservation.record_id},
+                "state": {"S": PENDING},
+            }
+        }
+        values: dict[str, Any] = {":a": {"N": str(reservation.amount)}}
+        if payment.accounted:
+            update = "SET #avail = #avail - :a, #pend = #pend + :a, #rsv.#ref = :entry"
+            condition = "#avail >= :a AND attribute_not_exists(#rsv.#ref)"
+            values[":entry"] = entry
+        else:
+            # Written before refunds existed: the first reservation starts its balance, in the same write.
+            update = "SET #avail = #amt - :a, #pend = :a, #refd = :zero, #rsv = :reservations"
+            condition = "attribute_exists(#amt) AND attribute_not_exists(#avail) AND #amt >= :a"
+            values |= {":zero": {"N": "0"}, ":reservations": {"M": {reservation.reference: entry}}}
+        try:
+            self._client().update_item(
+                TableName=self._table,
+                Key={"payment_id": {"S": reservation.payment_id}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=_balance_names(update + condition, reservation.reference),
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                item = error.response.get("Item")
+                raise ReservationRefused(from_item(item) if item else None) from None
+            if is_transient(error):
+                raise RefundsUnavailable(error_code(error)) from error
+            raise
+        except BotoCoreError as error:
+            if is_transient(error):
+                raise RefundsUnavailable(type(error).__name__) from error
+            raise
 
     def get(self, payment_id: str) -> StoredPayment | DeclinedPayment | None:
         try:
@@ -97,3 +209,34 @@ class DynamoDBPaymentsTable:
                 created_at=item["created_at"]["S"],
             )
         return from_item(item)
+
+    def list_by_merchant(self, merchant: str, limit: int, cursor: str | None) -> Page[StoredPayment]:
+        """Newest first from the merchant/creation-time index (eventually consistent, as every GSI is)."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_MERCHANT_INDEX,
+            "KeyConditionExpression": "merchant_id = :m",
+            # Declined attempts share the index; they are not payments (query_at_most pages past them).
+            "FilterExpression": "#s <> :declined",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":m": {"S": merchant}, ":declined": {"S": "declined"}},
+            "ScanIndexForward": False,
+        }
+        if cursor is not None:
+            start = paging.decode(cursor, _CURSOR_SHAPE)
+            query["ExclusiveStartKey"] = {
+                "merchant_id": {"S": merchant},
+                "created_at": {"S": start["created_at"]},
+                "payment_id": {"S": start["payment_id"]},
+            }
+        try:
+            items = paging.query_at_most(self._client(), query, limit + 1)  # one more: has_more, exactly
+        except (ClientError, BotoCoreError) as error:
+            if is_transient(error):
+                raise PaymentsUnavailable(type(error).__name__) from error
+            raise
+        payments = [from_item(item) for item in items[:limit]]
+        more = len(items) > limit
+        last = payments[-1] if more else None
+        next_cursor = paging.encode({"payment_id": last.id, "created_at": last.created_at}) if last else None
+        return Page(payments, next_cursor)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from ..models.payments import DeclinedPayment, StoredPayment
+from .pages import Page
 
 
 class PaymentsUnavailable(Exception):
@@ -17,6 +18,9 @@ class PaymentsUnavailable(Exception):
 class PaymentsRepository(Protocol):
     def get(self, payment_id: str) -> StoredPayment | DeclinedPayment | None:
         """The payment record, or None. PaymentsUnavailable on a transient failure."""
+
+    def list_by_merchant(self, merchant: str, limit: int, cursor: str | None) -> Page[StoredPayment]:
+        """Newest first, through the merchant/creation-time index. InvalidCursor for a foreign cursor."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ class Charge:
     id: str  # the processor's own id for the payment (a Stripe PaymentIntent id, the sandbox's charge id)
 
 
+@dataclass(frozen=True)
+class ProcessorRefund:
+    id: str
+
+
 class Declined(Exception):
     def __init__(self, decline_code: str) -> None:
         super().__init__(decline_code)
@@ -42,6 +47,14 @@ class ProcessorIdempotencyError(Exception):
     """The processor saw our reference before with other parameters: a bug on our side. Nothing new was charged."""
 
 
+class RefundRefused(Exception):
+    """The processor refused the refund outright (disputed, too old...); nothing was refunded."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 class PaymentProcessor(Protocol):
     def charge(
         self, *, reference: str, amount: int, currency: str, source: str, timeout_s: float | None = None
@@ -50,3 +63,8 @@ class PaymentProcessor(Protocol):
 
         `timeout_s` bounds the whole call, the processor's own retries included (None: its default).
         """
+
+    def refund(self, *, reference: str, charge_id: str, amount: int, currency: str) -> ProcessorRefund:
+        """Refund `amount` of the charge once per `reference` (the same reference yields the same refund).
+
+        RefundRefused when refused for good; ProcessorUnavailable when whether it refunded is unknown."""

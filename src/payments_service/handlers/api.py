@@ -13,14 +13,24 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from .. import bootstrap
 from ..idempotency.keys import record_id
 from ..models.payments import CreatePaymentRequest
+from ..models.refunds import CreateRefundRequest
 from . import observability
-from .api_docs import CREATE_PAYMENT_DOC, GET_PAYMENT_DOC
+from .api_docs import (
+    CREATE_PAYMENT_DOC,
+    CREATE_REFUND_DOC,
+    GET_PAYMENT_DOC,
+    GET_REFUND_DOC,
+    LIST_PAYMENTS_DOC,
+    LIST_REFUNDS_DOC,
+)
 from .idempotency_key import parse_key
 from .links import base_path
 from .observability import Observation, logger, metrics
 from .payment_responses import payment_response
 from .principal import merchant_id
 from .problems import problem_for
+from .query import list_query
+from .refund_responses import payment_list, refund_list, refund_response
 from .transport import BodyRejected, parse_body, screen
 
 # A request refused before anything is known still emits its metric; no warning for an empty flush.
@@ -57,6 +67,61 @@ def get_payment(payment_id: str) -> Response[str]:
     found = bootstrap.container().get_payment(merchant, payment_id)
     if found is None:
         raise NotFoundError(f"No payment {payment_id}")
+    observability.current.outcome = "found"
+    return Response(200, "application/json", found.public_json())
+
+
+def _path_parameter(name: str, captured: str) -> str:
+    # API Gateway hands pathParameters over URL-decoded; the resolver's capture comes from the raw path.
+    return str((app.current_event.path_parameters or {}).get(name, captured))
+
+
+def _merchant() -> str:
+    merchant = merchant_id(app.current_event.raw_event)
+    observability.current.fields["merchant"] = merchant
+    return merchant
+
+
+@app.get("/payments", **LIST_PAYMENTS_DOC)
+def list_payments() -> Response[str]:
+    merchant = _merchant()
+    limit, cursor = list_query(app.current_event.raw_event)
+    page = bootstrap.container().list_payments(merchant, limit, cursor)
+    observability.current.outcome = "listed"
+    return payment_list(page)
+
+
+@app.post("/payments/<payment_id>/refunds", **CREATE_REFUND_DOC)
+def post_refund(payment_id: str) -> Response[str]:
+    payment_id = _path_parameter("payment_id", payment_id)
+    event = app.current_event.raw_event
+    merchant = _merchant()
+    key = parse_key(event)
+    observability.current.fields["idempotency_key_hash"] = record_id(merchant, key)
+    # No body at all is the empty refund request: all that remains, no reason.
+    refund = parse_body(CreateRefundRequest, app.current_event.body or "{}")
+    result = bootstrap.container().create_refund(merchant, key, payment_id, refund, _remaining_ms())
+    observability.current.outcome = result.outcome
+    return refund_response(result, base_path(event))
+
+
+@app.get("/payments/<payment_id>/refunds", **LIST_REFUNDS_DOC)
+def list_refunds(payment_id: str) -> Response[str]:
+    payment_id = _path_parameter("payment_id", payment_id)
+    merchant = _merchant()
+    limit, cursor = list_query(app.current_event.raw_event)
+    page = bootstrap.container().list_refunds(merchant, payment_id, limit, cursor)
+    observability.current.outcome = "listed"
+    return refund_list(page)
+
+
+@app.get("/payments/<payment_id>/refunds/<refund_id>", **GET_REFUND_DOC)
+def get_refund(payment_id: str, refund_id: str) -> Response[str]:
+    payment_id = _path_parameter("payment_id", payment_id)
+    refund_id = _path_parameter("refund_id", refund_id)
+    found = bootstrap.container().get_refund(_merchant(), payment_id, refund_id)
+    if found is None:
+        raise NotFoundError(f"No refund {refund_id}")
     observability.current.outcome = "found"
     return Response(200, "application/json", found.public_json())
 

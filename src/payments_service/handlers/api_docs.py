@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..models.lists import PaymentList, RefundList
 from ..models.payments import Payment
 from ..models.problems import Problem
+from ..models.refunds import Refund
 from .problems import PROBLEM_JSON
 
 _REPLAYED: dict[str, Any] = {
@@ -43,6 +45,50 @@ GET_PAYMENT_DOC: dict[str, Any] = {
     "summary": "Get a payment",
     "responses": {
         200: {"description": "The payment", "content": {"application/json": {"model": Payment}}},
+        **_problems(401, 404, 500, 503),
+    },
+}
+LIST_PAYMENTS_DOC: dict[str, Any] = {
+    "summary": "List the merchant's payments, newest first",
+    "description": "Through an index on merchant and creation time, so a payment created a moment ago may "
+    "appear a moment later. `starting_after` takes the `next_cursor` of the previous page.",
+    "responses": {
+        200: {"description": "A page of payments", "content": {"application/json": {"model": PaymentList}}},
+        **_problems(400, 401, 500, 503),
+    },
+}
+CREATE_REFUND_DOC: dict[str, Any] = {
+    "summary": "Refund a payment, exactly once per Idempotency-Key, never beyond what was charged",
+    "description": "Without `amount`, refunds all that remains refundable. A refund larger than what remains "
+    "is a 409 `refund-exceeds-payment` problem whose `remaining_amount` says what does remain; nothing is "
+    "reserved and the key is not used up. A refund the processor refuses is a 409 `payment-not-refundable` "
+    "problem, recorded and replayed. A declined payment was never recorded and has no id: 404.",
+    "responses": {
+        201: {
+            "description": "Refund created (or the replay of its recorded answer)",
+            "headers": {
+                "Location": {
+                    "description": "/payments/{payment_id}/refunds/{id} of the refund",
+                    "schema": {"type": "string"},
+                },
+                **_REPLAYED,
+            },
+            "content": {"application/json": {"model": Refund}},
+        },
+        **_problems(400, 401, 404, 409, 413, 415, 422, 500, 503),
+    },
+}
+LIST_REFUNDS_DOC: dict[str, Any] = {
+    "summary": "List a payment's refunds, oldest first",
+    "responses": {
+        200: {"description": "A page of refunds", "content": {"application/json": {"model": RefundList}}},
+        **_problems(400, 401, 404, 500, 503),
+    },
+}
+GET_REFUND_DOC: dict[str, Any] = {
+    "summary": "Get a refund",
+    "responses": {
+        200: {"description": "The refund", "content": {"application/json": {"model": Refund}}},
         **_problems(401, 404, 500, 503),
     },
 }

@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
+from ..domain.pages import InvalidCursor
 from ..domain.payments import PaymentsUnavailable
 from ..domain.processor import (
     InvalidPaymentRequest,
@@ -17,12 +18,21 @@ from ..domain.processor import (
     ProcessorIdempotencyError,
     ProcessorMisconfigured,
 )
+from ..domain.refunds import (
+    PaymentBusy,
+    PaymentDeclined,
+    PaymentNotFound,
+    RefundConflict,
+    RefundExceedsPayment,
+    RefundsUnavailable,
+)
 from ..idempotency import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
 from ..idempotency.keys import InvalidKey
 from ..logic.create_payment import PaymentConflict
 from ..models.problems import PROBLEM_BASE
 from .idempotency_key import MissingKey
 from .principal import Unauthenticated
+from .query import InvalidQuery
 from .transport import BodyRejected, InvalidBody
 
 PROBLEM_JSON = "application/problem+json"
@@ -44,6 +54,11 @@ TITLES = {
     "invalid-payment-source": "Payment source not recognised",
     "payment-refused-by-processor": "Amount or currency refused by the processor",
     "payment-conflict": "Payment already recorded",
+    "refund-exceeds-payment": "Refund exceeds what remains of the payment",
+    "payment-not-refundable": "Payment cannot be refunded",
+    "payment-declined": "Payment was declined",
+    "refund-conflict": "Refund recorded inconsistently",
+    "invalid-cursor": "Cursor invalid",
     "service-unavailable": "Temporarily unavailable",
     "internal-error": "Internal error",
     "processor-error": "Payment processor error",
@@ -152,6 +167,37 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
     ),
     PaymentsUnavailable: lambda e: Problem(
         "service-unavailable", 503, "Payments are temporarily unreadable", "unavailable", retry_after(1)
+    ),
+    InvalidQuery: lambda e: Problem(
+        "invalid-request", 400, "The query does not match the schema", "invalid", {}, {"errors": e.errors}
+    ),
+    InvalidCursor: lambda e: Problem(
+        "invalid-cursor", 400, "starting_after must be a next_cursor this list returned", "invalid"
+    ),
+    PaymentNotFound: lambda e: Problem("not-found", 404, "No such payment", "not_found"),
+    PaymentDeclined: lambda e: Problem(
+        "payment-declined", 409, "The payment was declined: nothing was charged, nothing can be refunded", "invalid"
+    ),
+    RefundExceedsPayment: lambda e: Problem(
+        "refund-exceeds-payment",
+        409,
+        f"At most {e.remaining} remains refundable on this payment; nothing was reserved",
+        "refund_exceeds_payment",
+        {},
+        {"remaining_amount": e.remaining},
+    ),
+    PaymentBusy: lambda e: Problem(
+        "service-unavailable",
+        503,
+        "Other refunds of this payment kept changing its balance; retry with the same Idempotency-Key",
+        "busy",
+        retry_after(1),
+    ),
+    RefundConflict: lambda e: Problem(
+        "refund-conflict", 409, "This refund's reservation is recorded inconsistently; contact support", "error"
+    ),
+    RefundsUnavailable: lambda e: Problem(
+        "service-unavailable", 503, "Refunds are temporarily unreadable", "unavailable", retry_after(1)
     ),
 }
 _INTERNAL = Problem("internal-error", 500, "An unexpected error occurred; it has been logged", "error")

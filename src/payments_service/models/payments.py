@@ -52,6 +52,16 @@ class CreatePaymentRequest(BaseModel):
     metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=20)] = Field(default_factory=dict)
 
 
+PaymentStatus = Literal["succeeded", "partially_refunded", "refunded"]
+
+
+def refund_status(amount: int, amount_refunded: int) -> PaymentStatus:
+    """What the merchant sees: only settled refunds count (a pending one may still be given back)."""
+    if amount_refunded <= 0:
+        return "succeeded"
+    return "refunded" if amount_refunded >= amount else "partially_refunded"
+
+
 class Payment(BaseModel):
     """A succeeded payment, as returned to the merchant and stored."""
 
@@ -60,8 +70,9 @@ class Payment(BaseModel):
 
     id: str = Field(pattern=ID_PATTERN.pattern)
     amount: int
+    amount_refunded: int = Field(default=0, description="Minor units refunded so far (settled refunds only)")
     currency: str
-    status: Literal["succeeded"] = "succeeded"
+    status: PaymentStatus = "succeeded"
     description: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     created_at: str = Field(description="RFC 3339 timestamp, UTC")
@@ -74,10 +85,29 @@ class StoredPayment(Payment):
     """Payments-table item: the payment plus what the API never shows."""
 
     merchant_id: str
+    # Refund accounting (see domain/refunds.py): refunded + pending + available == amount.
+    amount_pending: int = 0  # reserved by refunds whose processor call has not settled yet
+    reservations: dict[str, int] = Field(default_factory=dict)  # pending: refund reference -> amount reserved
+    # Settled or given back, kept so that no reference can ever be reserved again (a stale owner would).
+    closed_reservations: dict[str, int] = Field(default_factory=dict)
+    accounted: bool = True  # False for an item written before refunds existed (no balance attributes yet)
+
+    @property
+    def amount_available(self) -> int:
+        return self.amount - self.amount_refunded - self.amount_pending
+
+    def reserved_under(self, reference: str) -> int | None:
+        """The amount a refund with this reference reserved, pending or closed; None if it never did."""
+        return self.reservations.get(reference, self.closed_reservations.get(reference))
+
+    def public(self) -> Payment:
+        """The payment as the API shows it: never the merchant or the reservations."""
+        shown = self.model_dump(include=set(Payment.model_fields))
+        shown["status"] = refund_status(self.amount, self.amount_refunded)
+        return Payment.model_validate(shown)
 
     def public_json(self) -> str:
-        """The payment as the API shows it: never the merchant."""
-        return Payment.model_validate(self.model_dump(include=set(Payment.model_fields))).model_dump_json()
+        return self.public().model_dump_json()
 
 
 class DeclinedPayment(BaseModel):

@@ -14,6 +14,7 @@ class Settings(BaseModel):
 
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=3)
     payments_table: str = Field(alias="PAYMENTS_TABLE_NAME", min_length=3)
+    refunds_table: str = Field(alias="REFUNDS_TABLE_NAME", min_length=3)
     # Stripe keeps keys 24 h; a key must outlive the processor's own dedupe window.
     retention_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_RETENTION_SECONDS", ge=60)
     lease_margin_ms: int = Field(default=500, alias="IDEMPOTENCY_LEASE_MARGIN_MS", ge=0)

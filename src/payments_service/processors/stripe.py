@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 import stripe
-from stripe.params import PaymentIntentCreateParams
+from stripe.params import PaymentIntentCreateParams, RefundCreateParams
 
 from ..domain.processor import (
     Charge,
@@ -22,7 +22,9 @@ from ..domain.processor import (
     InvalidPaymentSource,
     ProcessorIdempotencyError,
     ProcessorMisconfigured,
+    ProcessorRefund,
     ProcessorUnavailable,
+    RefundRefused,
 )
 
 DEFAULT_API_BASE = "https://api.stripe.com"
@@ -94,6 +96,29 @@ class StripeProcessor:
                 raise
             raise mapped from error
         return _charge_of(intent)
+
+    def refund(self, *, reference: str, charge_id: str, amount: int, currency: str) -> ProcessorRefund:
+        """One Refund of the PaymentIntent `charge_id`, with our reference as its Idempotency-Key."""
+        retries, per_attempt_s = attempt_plan(None, self._max_retries, self._attempt_timeout_s) or (0, 1.0)
+        client = self._client(retries, per_attempt_s)
+        params: RefundCreateParams = {
+            "payment_intent": charge_id,
+            "amount": amount,
+            "metadata": {"idempotency_reference": reference},
+        }
+        try:
+            refund = client.v1.refunds.create(params, {"idempotency_key": reference})
+        except stripe.InvalidRequestError as error:
+            # Already refunded, disputed, more than remains at Stripe...: refused for good, nothing moved.
+            raise RefundRefused(error.code or "refund_refused") from error
+        except stripe.StripeError as error:
+            mapped = _port_error(error)
+            if mapped is error:
+                raise
+            raise mapped from error
+        if refund.status in ("failed", "canceled"):
+            raise RefundRefused(refund.failure_reason or "refund_failed")
+        return ProcessorRefund(id=refund.id)  # succeeded, or pending: Stripe has accepted it
 
     def _client(self, retries: int, per_attempt_s: float) -> stripe.StripeClient:
         # Built per call: the timeout depends on the time left, and the key may have been rotated. Cheap; the

@@ -1,0 +1,110 @@
+"""The refunds table: one item per settled refund, keyed by payment and refund id, written only inside
+the transaction that settles the refund and records its answer. Listed oldest first through a local
+secondary index on creation time (strongly consistent, unlike a global one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..domain.pages import Page
+from ..domain.refunds import RefundsUnavailable
+from ..models.refunds import Refund, StoredRefund
+from . import paging
+from .errors import is_transient
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BY_CREATED_INDEX = "by_created"  # template.yaml: payment_id HASH, created_at RANGE (local index)
+_CURSOR_SHAPE = {"refund_id": Refund.ID_PATTERN, "created_at": paging.RFC3339_MS}
+
+
+def to_item(refund: StoredRefund) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "payment_id": {"S": refund.payment_id},
+        "refund_id": {"S": refund.id},
+        "merchant_id": {"S": refund.merchant_id},
+        "amount": {"N": str(refund.amount)},
+        "currency": {"S": refund.currency},
+        "status": {"S": refund.status},
+        "created_at": {"S": refund.created_at},
+        "processor_refund_id": {"S": refund.processor_refund_id},
+        "reference": {"S": refund.reference},
+    }
+    if refund.reason is not None:
+        item["reason"] = {"S": refund.reason}
+    return item
+
+
+def from_item(item: dict[str, Any]) -> StoredRefund:
+    return StoredRefund.model_validate(
+        {
+            "id": item["refund_id"]["S"],
+            "payment_id": item["payment_id"]["S"],
+            "merchant_id": item["merchant_id"]["S"],
+            "amount": int(item["amount"]["N"]),
+            "currency": item["currency"]["S"],
+            "status": item["status"]["S"],
+            "reason": item.get("reason", {}).get("S"),
+            "created_at": item["created_at"]["S"],
+            "processor_refund_id": item["processor_refund_id"]["S"],
+            "reference": item["reference"]["S"],
+        }
+    )
+
+
+class DynamoDBRefundsTable:
+    def __init__(self, client: Callable[[], DynamoDBClient], table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def insert(self, refund: StoredRefund) -> dict[str, Any]:
+        """A TransactWriteItems entry that creates the refund; its condition fails if the id exists."""
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item(refund),
+                "ConditionExpression": "attribute_not_exists(refund_id)",
+            }
+        }
+
+    def get(self, payment_id: str, refund_id: str) -> StoredRefund | None:
+        key = {"payment_id": {"S": payment_id}, "refund_id": {"S": refund_id}}
+        response = self._call(lambda: self._client().get_item(TableName=self._table, Key=key, ConsistentRead=True))
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def list(self, payment_id: str, limit: int, cursor: str | None) -> Page[StoredRefund]:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_CREATED_INDEX,
+            "KeyConditionExpression": "payment_id = :p",
+            "ExpressionAttributeValues": {":p": {"S": payment_id}},
+            "ScanIndexForward": True,
+            "ConsistentRead": True,
+        }
+        if cursor is not None:
+            start = paging.decode(cursor, _CURSOR_SHAPE)
+            query["ExclusiveStartKey"] = {
+                "payment_id": {"S": payment_id},
+                "refund_id": {"S": start["refund_id"]},
+                "created_at": {"S": start["created_at"]},
+            }
+        # One more than asked: has_more is exact, never a last page that turns out empty.
+        items: list[dict[str, Any]] = self._call(lambda: paging.query_at_most(self._client(), query, limit + 1))
+        refunds = [from_item(item) for item in items[:limit]]
+        last = refunds[-1] if len(items) > limit else None
+        next_cursor = paging.encode({"refund_id": last.id, "created_at": last.created_at}) if last else None
+        return Page(refunds, next_cursor)
+
+    @staticmethod
+    def _call(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except (ClientError, BotoCoreError) as error:
+            if is_transient(error):
+                raise RefundsUnavailable(type(error).__name__) from error
+            raise

@@ -1,0 +1,162 @@
+"""Refund a payment exactly once per (merchant, idempotency key), never beyond what was charged.
+
+1. Reserve: one conditional write on the payment moves the amount from available to pending under
+   the refund's processor reference (claim.reference). A retry or a takeover finds its own
+   reservation there (pending, or closed if a newer owner already finished: its settlement is then
+   fenced off) and never reserves twice; a refund that does not fit reserves nothing.
+2. Refund at the processor under that same reference (it deduplicates, so a retry refunds once).
+3. Settle in the transaction that records the answer: pending -> refunded, refund item written.
+   If the processor refused for good, the reservation is given back in that transaction instead.
+   If the outcome is unknown, the key is released keeping its reference and the reservation stays
+   pending: the next retry with the key (or the reconciler, from the key's stored input) resolves it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.payments import PaymentsUnavailable, rfc3339
+from ..domain.processor import PaymentProcessor, ProcessorUnavailable, RefundRefused
+from ..domain.refunds import (
+    GiveBackRefund,
+    PaymentBusy,
+    PaymentDeclined,
+    PaymentNotFound,
+    RecordRefund,
+    RefundBalances,
+    RefundConflict,
+    RefundExceedsPayment,
+    RefundsUnavailable,
+    Reservation,
+    ReservationRefused,
+    SettleRefund,
+    refund_id_for,
+)
+from ..idempotency import Claim, Completion, IdempotencyEngine, IdempotentRequest, WriteRejected
+from ..idempotency.clock import Clock
+from ..idempotency.fingerprint import canonical_json
+from ..models.payments import DeclinedPayment, Payment, StoredPayment
+from ..models.refunds import CreateRefundRequest, RecordedRefund, StoredRefund
+
+OPERATION = "refunds.create"
+# Refunds without an amount take "all that remains"; if others keep winning the race for it this many
+# times in a row, the client is told to retry rather than held here.
+MAX_RESERVE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    recorded: RecordedRefund
+    replayed: bool
+
+    @property
+    def outcome(self) -> str:
+        return "replayed" if self.replayed else f"refund_{self.recorded.outcome}"
+
+
+def idempotent_request(merchant: str, key: str, payment_id: str, request: CreateRefundRequest) -> IdempotentRequest:
+    """Keys are scoped per merchant as for payments; the payment id is part of what the key stands for."""
+    payload = canonical_json({"payment_id": payment_id, **request.model_dump(mode="json")})
+    return IdempotentRequest(scope=merchant, key=key, operation=OPERATION, payload=payload)
+
+
+class CreateRefund:
+    def __init__(
+        self, engine: IdempotencyEngine, balances: RefundBalances, processor: PaymentProcessor, clock: Clock
+    ) -> None:
+        self._engine = engine
+        self._balances = balances
+        self._processor = processor
+        self._clock = clock
+
+    def __call__(
+        self,
+        merchant: str,
+        key: str,
+        payment_id: str,
+        request: CreateRefundRequest,
+        remaining_ms: int | None = None,
+    ) -> RefundResult:
+        """Raises PaymentNotFound, RefundExceedsPayment, PaymentBusy, RefundConflict, KeyInUse, KeyReused,
+        TemporarilyUnavailable."""
+
+        def refund_once(claim: Claim) -> Completion:
+            payment = self._payment(merchant, payment_id)
+            amount = payment.reserved_under(claim.reference)  # by an earlier try of this key (even a closed one)
+            if amount is None:
+                amount = self._reserve(merchant, payment, claim, request.amount)
+            try:
+                made = self._processor.refund(
+                    reference=claim.reference,
+                    charge_id=payment.processor_payment_id,
+                    amount=amount,
+                    currency=payment.currency,
+                )
+            except RefundRefused as refused:
+                recorded = RecordedRefund(outcome="refused", payment_id=payment_id, refusal_code=refused.code)
+                give_back = GiveBackRefund(payment_id, claim.reference, amount)
+                return Completion(recorded.model_dump_json(), writes=(give_back,), if_rejected="release")
+            refund = StoredRefund(
+                id=refund_id_for(claim.reference),
+                payment_id=payment_id,
+                merchant_id=merchant,
+                amount=amount,
+                currency=payment.currency,
+                reason=request.reason,
+                created_at=rfc3339(self._clock.now_ms()),
+                processor_refund_id=made.id,
+                reference=claim.reference,
+            )
+            recorded = RecordedRefund(
+                outcome="created", payment_id=payment_id, refund_id=refund.id, refund_json=refund.public_json()
+            )
+            settle = (SettleRefund(payment_id, claim.reference, amount), RecordRefund(refund))
+            # Refunded: if the settlement is refused, keep the reference (release) so a retry refunds no more.
+            return Completion(recorded.model_dump_json(), writes=settle, if_rejected="release")
+
+        if not Payment.ID_PATTERN.match(payment_id):
+            raise PaymentNotFound(payment_id)
+        try:
+            outcome = self._engine.run(
+                idempotent_request(merchant, key, payment_id, request),
+                refund_once,
+                remaining_ms=remaining_ms,
+                # Nothing reserved and nothing refunded: the key is forgotten, so a retry is evaluated afresh.
+                forget_on=(PaymentNotFound, RefundExceedsPayment, PaymentBusy),
+                # Unknown outcome: the key keeps its reference and any reservation stays until a retry.
+                retry_on=(ProcessorUnavailable, RefundsUnavailable, PaymentsUnavailable),
+            )
+        except WriteRejected as rejected:
+            raise RefundConflict("the refund's reservation is no longer held") from rejected
+        return RefundResult(RecordedRefund.model_validate_json(outcome.result), outcome.replayed)
+
+    def _payment(self, merchant: str, payment_id: str) -> StoredPayment:
+        payment = self._balances.get(payment_id)
+        if payment is None or payment.merchant_id != merchant:
+            raise PaymentNotFound(payment_id)
+        if isinstance(payment, DeclinedPayment):
+            raise PaymentDeclined(payment_id)
+        return payment
+
+    def _reserve(self, merchant: str, payment: StoredPayment, claim: Claim, requested: int | None) -> int:
+        """Reserve `requested` (or all that is available) under the claim's reference; returns the amount.
+
+        The read only proposes an amount; the conditional write decides. When it refuses, the item it
+        returns says why: our own reservation (an earlier answer was lost), or less available than asked."""
+        current = payment
+        for _ in range(MAX_RESERVE_ATTEMPTS):
+            amount = requested if requested is not None else current.amount_available
+            if amount <= 0 or amount > current.amount_available:
+                raise RefundExceedsPayment(max(current.amount_available, 0))
+            try:
+                self._balances.reserve(current, Reservation(payment.id, claim.reference, claim.record_id, amount))
+            except ReservationRefused as refused:
+                now = refused.current
+                if now is None or now.merchant_id != merchant:
+                    raise PaymentNotFound(payment.id) from None
+                if (ours := now.reserved_under(claim.reference)) is not None:
+                    return ours  # an earlier try's (or the SDK resent ours after losing its answer)
+                current = now
+                continue
+            return amount
+        raise PaymentBusy(payment.id)

@@ -1,0 +1,26 @@
+"""List responses: one page, newest or oldest first, with an opaque cursor to the next one."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .payments import Payment
+from .refunds import Refund
+
+NEXT_CURSOR = "Pass as `starting_after` to get the next page; null on the last page"
+
+
+class PaymentList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    data: list[Payment]
+    has_more: bool
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
+class RefundList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    data: list[Refund]
+    has_more: bool
+    next_cursor: str | None = Field(description=NEXT_CURSOR)

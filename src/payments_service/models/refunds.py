@@ -1,0 +1,63 @@
+"""Refund request, response, stored item and what a refund records under its key."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
+
+
+class CreateRefundRequest(BaseModel):
+    """Body of POST /payments/{payment_id}/refunds. Strict: no coercion, unknown fields rejected."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    amount: Annotated[
+        StrictInt | None,
+        Field(ge=1, le=99_999_999, description="Minor units to refund; absent: all that remains refundable"),
+    ] = None
+    reason: RefundReason | None = None
+
+
+class Refund(BaseModel):
+    """A refund, as returned to the merchant."""
+
+    model_config = ConfigDict(frozen=True)
+    ID_PATTERN: ClassVar[re.Pattern[str]] = re.compile(r"^re_[0-9a-f]{24}$")
+
+    id: str = Field(pattern=ID_PATTERN.pattern)
+    payment_id: str
+    amount: int
+    currency: str
+    status: Literal["succeeded"] = "succeeded"
+    reason: RefundReason | None = None
+    created_at: str = Field(description="RFC 3339 timestamp, UTC")
+
+
+class StoredRefund(Refund):
+    """Refunds-table item: the refund plus what the API never shows."""
+
+    merchant_id: str
+    processor_refund_id: str
+    reference: str  # the processor idempotency reference it was made under
+
+    def public(self) -> Refund:
+        return Refund.model_validate(self.model_dump(include=set(Refund.model_fields)))
+
+    def public_json(self) -> str:
+        return self.public().model_dump_json()
+
+
+class RecordedRefund(BaseModel):
+    """What a create-refund records under its key: replayed as is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: Literal["created", "refused"]
+    payment_id: str
+    refund_id: str | None = None
+    refund_json: str | None = None  # the public refund, byte for byte as first answered
+    refusal_code: str | None = None  # the processor's reason, when it refused the refund
