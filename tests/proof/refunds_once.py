@@ -56,7 +56,7 @@ def assert_balanced(rig: Rig, payment_id: str) -> None:
     """Never beyond the payment; the table, the refund items and the processor agree; nothing pending."""
     item, stored = balance(rig, payment_id)
     refunds = refund_items(rig, payment_id)
-    at_processor = processor_refunds(rig, stored.charge_id)
+    at_processor = processor_refunds(rig, stored.processor_payment_id)
     assert stored.amount_refunded + stored.amount_pending + int(item["available"]["N"]) == stored.amount
     assert stored.amount_refunded <= stored.amount
     assert stored.amount_pending == 0 and stored.reservations == {}, "a reservation left pending"

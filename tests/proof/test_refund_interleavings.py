@@ -131,7 +131,7 @@ class RefundInterleavings(RuleBasedStateMachine):
             assert sum(stored.reservations.values()) == stored.amount_pending
             refunds = refund_items(self.rig, payment_id)
             assert sum(r.amount for r in refunds) == stored.amount_refunded
-            at_processor = processor_refunds(self.rig, stored.charge_id)
+            at_processor = processor_refunds(self.rig, stored.processor_payment_id)
             recorded = {r.reference: r.amount for r in refunds}
             assert len(recorded) == len(refunds), "two refund items under one reference"
             for reference, refunded in at_processor.items():
