@@ -209,8 +209,12 @@ class IdempotencyEngine:
         try:
             self._store.complete(claim.record_id, claim.owner, completion.result, completion.writes)
         except RecordConflict as conflict:
+            current = conflict.current
+            if current is not None and current.status is Status.COMPLETED and current.owner == claim.owner:
+                # The SDK re-sent our own completion after losing its first answer: the result is ours.
+                return self._completed(request, claim, completion)
             # Fenced: my lease ran out and another invocation owns the key. Write nothing more.
-            return self._answer_existing(request, conflict.current, self._clock.now_ms())
+            return self._answer_existing(request, current, self._clock.now_ms())
         except WriteRejected:
             # The transaction applied nothing: the key must not stay held until its lease ends.
             give_back = self._store.forget if completion.if_rejected == "forget" else self._store.release
