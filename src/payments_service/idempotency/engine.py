@@ -119,7 +119,7 @@ class IdempotencyEngine:
             status=Status.IN_PROGRESS,
             fingerprint=request.fingerprint,
             reference=f"{rid[:32]}-{secrets.token_hex(8)}",
-            expires_at=now // 1000 + self._retention_s,
+            expires_at=self._expiry(now, lease_until),
             operation=request.operation,
             payload=request.payload,
             owner=owner,
@@ -155,6 +155,11 @@ class IdempotencyEngine:
             raise KeyInUse(_seconds_until(existing.lease_expires_at_ms, now))
         return self._take_over(request, existing, owner, lease_until, now)
 
+    def _expiry(self, now: int, lease_until: int) -> int:
+        # Never before the lease ends: a key that expired under a live owner would be claimed afresh
+        # under a new reference, and the processor would charge twice.
+        return max(now // 1000 + self._retention_s, -(-lease_until // 1000) + 1)
+
     def _lease_ms(self, remaining_ms: int | None) -> int:
         if remaining_ms is None:
             return self._default_lease_ms
@@ -176,7 +181,7 @@ class IdempotencyEngine:
     def _take_over(
         self, request: IdempotentRequest, existing: IdempotencyRecord, owner: str, lease_until: int, now: int
     ) -> Claim | Outcome:
-        expires_at = now // 1000 + self._retention_s  # a key never expires under a live owner
+        expires_at = self._expiry(now, lease_until)  # retention restarts with every new owner
         try:
             self._store.take_over(existing, owner, lease_until, now, expires_at)
         except StoreUnavailable as exc:

@@ -6,7 +6,11 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# A key must outlive the longest lease an invocation can hold, or it could expire under a live
+# owner and be claimed afresh under a new processor reference (two charges, one payment).
+RETENTION_MARGIN_SECONDS = 60
 
 
 class Settings(BaseModel):
@@ -16,6 +20,8 @@ class Settings(BaseModel):
     payments_table: str = Field(alias="PAYMENTS_TABLE_NAME", min_length=3)
     # Stripe keeps keys 24 h; a key must outlive the processor's own dedupe window.
     retention_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_RETENTION_SECONDS", ge=60)
+    # The function's own timeout (template.yaml sets it per function): the longest a lease can be.
+    function_timeout_seconds: int = Field(default=20, alias="FUNCTION_TIMEOUT_SECONDS", ge=1, le=900)
     lease_margin_ms: int = Field(default=500, alias="IDEMPOTENCY_LEASE_MARGIN_MS", ge=0)
     # Used when no Lambda context tells the remaining time (scripts, some tests).
     default_lease_ms: int = Field(default=20_000, alias="IDEMPOTENCY_DEFAULT_LEASE_MS", ge=1_000)
@@ -26,6 +32,16 @@ class Settings(BaseModel):
     # Set by Lambda: "on-demand", "provisioned-concurrency" or "snap-start".
     initialization_type: str = Field(default="on-demand", alias="AWS_LAMBDA_INITIALIZATION_TYPE")
     tracing_enabled: bool = False
+
+    @model_validator(mode="after")
+    def _retention_outlives_every_lease(self) -> Settings:
+        longest_lease_s = max(self.function_timeout_seconds, -(-self.default_lease_ms // 1000))
+        if self.retention_seconds < longest_lease_s + RETENTION_MARGIN_SECONDS:
+            raise ValueError(
+                f"IDEMPOTENCY_RETENTION_SECONDS must be at least the longest lease ({longest_lease_s} s: "
+                f"FUNCTION_TIMEOUT_SECONDS or IDEMPOTENCY_DEFAULT_LEASE_MS) plus {RETENTION_MARGIN_SECONDS} s"
+            )
+        return self
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
