@@ -17,7 +17,7 @@ from typing import Literal
 from .cache import ReplayCache
 from .clock import Clock, SystemClock
 from .errors import KeyInUse, KeyReused, TemporarilyUnavailable
-from .fingerprint import fingerprint
+from .fingerprint import fingerprint, unversioned_fingerprint
 from .keys import record_id
 from .records import IdempotencyRecord, Status
 from .store import IdempotencyStore, RecordConflict, StoreUnavailable, WriteRejected
@@ -31,6 +31,9 @@ class IdempotentRequest:
     key: str
     operation: str  # names the work, e.g. "payments.create"; part of the fingerprint and stored for recovery
     payload: str  # the canonical input; fingerprinted, and stored so recovery can finish the work
+    # The payload as the unversioned (v1) fingerprint saw it, if it differs: keys claimed before
+    # versioning keep matching their retries until they expire. None: no such keys can exist.
+    unversioned_payload: str | None = None
 
     @property
     def record_id(self) -> str:
@@ -39,6 +42,14 @@ class IdempotentRequest:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.operation, self.payload)
+
+    def matches(self, stored_fingerprint: str) -> bool:
+        """Is the key's stored fingerprint this request's (in its current or its unversioned form)?"""
+        if stored_fingerprint == self.fingerprint:
+            return True
+        if self.unversioned_payload is None or ":" in stored_fingerprint:
+            return False
+        return stored_fingerprint == unversioned_fingerprint(self.operation, self.unversioned_payload)
 
 
 @dataclass(frozen=True)
@@ -149,7 +160,7 @@ class IdempotencyEngine:
         """The key is live: replay it, refuse (reused / in use), or take it over if its holder is gone."""
         if existing is None or existing.is_expired(now) or existing.status is Status.COMPLETED:
             return self._answer_existing(request, existing, now)
-        if existing.fingerprint != request.fingerprint:
+        if not request.matches(existing.fingerprint):
             raise KeyReused()
         if existing.lease_active(now):
             raise KeyInUse(_seconds_until(existing.lease_expires_at_ms, now))
@@ -170,7 +181,7 @@ class IdempotencyEngine:
         if existing is None or existing.is_expired(now):
             # Changed under us between two conditional writes: let the client retry.
             raise KeyInUse(1)
-        if existing.fingerprint != request.fingerprint:
+        if not request.matches(existing.fingerprint):
             raise KeyReused()
         if existing.status is Status.COMPLETED and existing.result is not None:
             if self._cache is not None:

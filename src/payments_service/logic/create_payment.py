@@ -30,8 +30,14 @@ class PaymentResult:
 
 def idempotent_request(merchant: str, key: str, request: CreatePaymentRequest) -> IdempotentRequest:
     """The same for every transport: an HTTP request and a queued message with one key are one payment."""
-    payload = canonical_json(request.model_dump(mode="json"))
-    return IdempotentRequest(scope=merchant, key=key, operation=OPERATION, payload=payload)
+    # The client's explicit input only (a value equal to its default is as if unsent): a deploy that
+    # adds an optional field leaves every live key's fingerprint as it was.
+    payload = canonical_json(request.model_dump(mode="json", exclude_defaults=True))
+    # Keys claimed before fingerprints were versioned hashed the dump with defaults.
+    unversioned = canonical_json(request.model_dump(mode="json"))
+    return IdempotentRequest(
+        scope=merchant, key=key, operation=OPERATION, payload=payload, unversioned_payload=unversioned
+    )
 
 
 class CreatePayment:
