@@ -38,7 +38,7 @@ def _remaining_ms() -> int | None:
 @app.post("/payments", **CREATE_PAYMENT_DOC)
 def post_payment() -> Response[str]:
     event = app.current_event.raw_event
-    merchant = merchant_id(event)
+    merchant = merchant_id(event, bootstrap.settings().merchant_scope)
     observability.current.fields["merchant"] = merchant
     key = parse_key(event)
     observability.current.fields["idempotency_key_hash"] = record_id(merchant, key)
@@ -52,7 +52,7 @@ def post_payment() -> Response[str]:
 def get_payment(payment_id: str) -> Response[str]:
     # API Gateway hands pathParameters over URL-decoded; the resolver's capture comes from the raw path.
     payment_id = (app.current_event.path_parameters or {}).get("payment_id", payment_id)
-    merchant = merchant_id(app.current_event.raw_event)
+    merchant = merchant_id(app.current_event.raw_event, bootstrap.settings().merchant_scope)
     observability.current.fields["merchant"] = merchant
     found = bootstrap.container().get_payment(merchant, payment_id)
     if found is None:

@@ -26,6 +26,8 @@ class Settings(BaseModel):
     # Used when no Lambda context tells the remaining time (scripts, some tests).
     default_lease_ms: int = Field(default=20_000, alias="IDEMPOTENCY_DEFAULT_LEASE_MS", ge=1_000)
     replay_cache_size: int = Field(default=0, alias="IDEMPOTENCY_REPLAY_CACHE_SIZE", ge=0)
+    # Who a merchant is when the caller is an assumed role: the role (default) or each role session.
+    merchant_scope: Literal["role", "role-session"] = Field(default="role", alias="MERCHANT_SCOPE")
     processor: Literal["sandbox"] = Field(default="sandbox", alias="PAYMENT_PROCESSOR")
     sandbox_slow_seconds: float = Field(default=3.0, alias="SANDBOX_SLOW_SECONDS", ge=0, le=60)
     metrics_namespace: str = Field(default="IdempotentPayments", alias="POWERTOOLS_METRICS_NAMESPACE")
