@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,13 @@ def build(
         get_payment=GetPayment(payments),
         client=client,
     )
+
+
+def budget(remaining_ms: int | None) -> AbstractContextManager[None]:
+    """Every DynamoDB call made inside fits in `remaining_ms` (the invocation's time left), see dal/deadline.py."""
+    from .dal.deadline import budget as dynamodb_budget
+
+    return dynamodb_budget(remaining_ms)
 
 
 _lock = threading.Lock()

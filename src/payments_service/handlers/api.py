@@ -35,6 +35,10 @@ def _remaining_ms() -> int | None:
     return context.get_remaining_time_in_millis() if context is not None else None
 
 
+def _remaining_of(context: LambdaContext | None) -> int | None:
+    return context.get_remaining_time_in_millis() if context is not None else None
+
+
 @app.post("/payments", **CREATE_PAYMENT_DOC)
 def post_payment() -> Response[str]:
     event = app.current_event.raw_event
@@ -76,7 +80,8 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     observability.current = observation = Observation(f"{event.get('httpMethod')} {event.get('resource')}")
     try:
         try:
-            response = app.resolve(screen(event), context)
+            with bootstrap.budget(_remaining_of(context)):
+                response = app.resolve(screen(event), context)
         except BodyRejected as rejected:
             problem = problem_for(rejected)
             observation.outcome = problem.outcome
