@@ -65,6 +65,7 @@ def build(
     from .idempotency import IdempotencyEngine
     from .idempotency.cache import ReplayCache
     from .idempotency.clock import SystemClock
+    from .idempotency.engine import InFlightPolicy
     from .logic.create_payment import CreatePayment
     from .logic.get_payment import GetPayment
 
@@ -78,6 +79,11 @@ def build(
         default_lease_ms=settings.default_lease_ms,
         clock=clock,
         cache=ReplayCache(settings.replay_cache_size) if settings.replay_cache_size > 0 else None,
+        in_flight=InFlightPolicy(
+            retry_after_seconds=settings.inflight_retry_after_seconds,
+            wait_ms=settings.inflight_wait_ms,
+            poll_ms=settings.inflight_poll_ms,
+        ),
     )
     return Container(
         create_payment=CreatePayment(engine, processor or _processor_from(settings), clock),

@@ -84,6 +84,10 @@ class DynamoDBIdempotencyStore:
         self._table = table_name
         self._translate = translate
 
+    def get(self, record_id: str) -> IdempotencyRecord | None:
+        response = self._call("get_item", TableName=self._table, Key={"id": {"S": record_id}}, ConsistentRead=True)
+        return from_item(response.get("Item"))
+
     def put_new(self, record: IdempotencyRecord, now_ms: int) -> None:
         # Live means present and within retention: TTL deletes lazily, so expiry is in the condition.
         condition = "attribute_not_exists(#id) OR #exp < :now_s"
@@ -187,9 +191,10 @@ class DynamoDBIdempotencyStore:
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
-    def _call(self, operation: str, business_writes: Sequence[object] = (), **kwargs: Any) -> None:
+    def _call(self, operation: str, business_writes: Sequence[object] = (), **kwargs: Any) -> dict[str, Any]:
         try:
-            getattr(self._client(), operation)(**kwargs)
+            response: dict[str, Any] = getattr(self._client(), operation)(**kwargs)
+            return response
         except ClientError as error:
             code = error_code(error)
             if code == "ConditionalCheckFailedException":

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import math
 import secrets
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .cache import ReplayCache
@@ -84,6 +85,17 @@ def _seconds_until(deadline_ms: int | None, now_ms: int) -> int:
     return max(1, math.ceil((deadline_ms - now_ms) / 1000))
 
 
+@dataclass(frozen=True)
+class InFlightPolicy:
+    """How a duplicate of a request still running is answered."""
+
+    retry_after_seconds: int = 1  # a poll hint, not the lease's remaining time (the work often ends sooner)
+    wait_ms: int = 0  # poll the key this long for the first request's result before answering "in use"
+    poll_ms: int = 100
+    sleep: Callable[[float], None] = time.sleep
+    elapsed_ms: Callable[[], float] = field(default=lambda: time.monotonic() * 1000)  # real time, not the clock
+
+
 class IdempotencyEngine:
     def __init__(
         self,
@@ -94,6 +106,7 @@ class IdempotencyEngine:
         default_lease_ms: int,
         clock: Clock | None = None,
         cache: ReplayCache | None = None,
+        in_flight: InFlightPolicy | None = None,
     ) -> None:
         self._store = store
         self._retention_s = retention_seconds
@@ -101,6 +114,7 @@ class IdempotencyEngine:
         self._default_lease_ms = default_lease_ms
         self._clock = clock or SystemClock()
         self._cache = cache
+        self._in_flight = in_flight or InFlightPolicy()
 
     def run(
         self,
@@ -123,6 +137,7 @@ class IdempotencyEngine:
         if self._cache is not None and (cached := self._cache.get(rid, now)) is not None:
             return self._answer_existing(request, cached, now)
 
+        started = self._in_flight.elapsed_ms()
         lease_until = now + self._lease_ms(remaining_ms)
         owner = secrets.token_hex(16)
         fresh = IdempotencyRecord(
@@ -148,11 +163,40 @@ class IdempotencyEngine:
                 # The SDK re-sent our own claim after losing its first answer: the claim is ours.
                 claim = Claim(rid, owner, existing.reference, lease_until, existing.expires_at)
             else:
-                taken = self._claim_existing(request, existing, owner, lease_until, now)
+                try:
+                    taken = self._claim_existing(request, existing, owner, lease_until, now)
+                except KeyInUse:
+                    return self._await_result(request, self._wait_budget_ms(remaining_ms, started))
                 if isinstance(taken, Outcome):
                     return taken
                 claim = taken
         return self._run(request, claim, operation, forget_on, retry_on)
+
+    def _wait_budget_ms(self, remaining_ms: int | None, started: float) -> float:
+        """How long a duplicate may wait for the first request's result: the policy's wait, within its own time."""
+        budget = float(self._in_flight.wait_ms)
+        if remaining_ms is not None:
+            spent = self._in_flight.elapsed_ms() - started
+            budget = min(budget, remaining_ms - self._margin_ms - spent - self._in_flight.poll_ms)
+        return budget
+
+    def _await_result(self, request: IdempotentRequest, budget_ms: float) -> Outcome:
+        """Poll the key while its holder works; replay its result if it completes in time, else KeyInUse."""
+        deadline = self._in_flight.elapsed_ms() + budget_ms
+        while self._in_flight.elapsed_ms() + self._in_flight.poll_ms <= deadline:
+            self._in_flight.sleep(self._in_flight.poll_ms / 1000)
+            try:
+                current = self._store.get(request.record_id)
+            except StoreUnavailable:
+                break
+            now = self._clock.now_ms()
+            if current is None or current.is_expired(now) or not request.matches(current.fingerprint):
+                break
+            if current.status is Status.COMPLETED and current.result is not None:
+                return self._answer_existing(request, current, now)
+            if not current.lease_active(now):
+                break  # released or its holder is gone: a retry now takes it over
+        raise KeyInUse(self._in_flight.retry_after_seconds)
 
     def _claim_existing(
         self, request: IdempotentRequest, existing: IdempotencyRecord | None, owner: str, lease_until: int, now: int
@@ -163,7 +207,7 @@ class IdempotencyEngine:
         if not request.matches(existing.fingerprint):
             raise KeyReused()
         if existing.lease_active(now):
-            raise KeyInUse(_seconds_until(existing.lease_expires_at_ms, now))
+            raise KeyInUse(self._in_flight.retry_after_seconds)
         return self._take_over(request, existing, owner, lease_until, now)
 
     def _expiry(self, now: int, lease_until: int) -> int:
@@ -187,7 +231,7 @@ class IdempotencyEngine:
             if self._cache is not None:
                 self._cache.put(existing)
             return Outcome(existing.result, replayed=True, record_id=existing.record_id)
-        raise KeyInUse(_seconds_until(existing.lease_expires_at_ms, now) if existing.lease_active(now) else 1)
+        raise KeyInUse(self._in_flight.retry_after_seconds if existing.lease_active(now) else 1)
 
     def _take_over(
         self, request: IdempotentRequest, existing: IdempotencyRecord, owner: str, lease_until: int, now: int

@@ -17,6 +17,10 @@ class InMemoryStore:
         self.records: dict[str, IdempotencyRecord] = {}
         self.applied: list[object] = []  # business writes committed with a completion
 
+    def get(self, record_id: str) -> IdempotencyRecord | None:
+        with self._lock:
+            return self.records.get(record_id)
+
     def put_new(self, record: IdempotencyRecord, now_ms: int) -> None:
         with self._lock:
             current = self.records.get(record.record_id)

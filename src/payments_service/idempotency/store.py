@@ -29,6 +29,9 @@ class WriteRejected(Exception):
 
 
 class IdempotencyStore(Protocol):
+    def get(self, record_id: str) -> IdempotencyRecord | None:
+        """The record as last written (a consistent read), or None. StoreUnavailable on a transient failure."""
+
     def put_new(self, record: IdempotencyRecord, now_ms: int) -> None:
         """Create the record unless a live one exists (absent or past retention). RecordConflict otherwise."""
 

@@ -25,6 +25,11 @@ class Settings(BaseModel):
     lease_margin_ms: int = Field(default=500, alias="IDEMPOTENCY_LEASE_MARGIN_MS", ge=0)
     # Used when no Lambda context tells the remaining time (scripts, some tests).
     default_lease_ms: int = Field(default=20_000, alias="IDEMPOTENCY_DEFAULT_LEASE_MS", ge=1_000)
+    # A duplicate of a request still running: 409 with this Retry-After (a short poll hint) ...
+    inflight_retry_after_seconds: int = Field(default=1, alias="IDEMPOTENCY_INFLIGHT_RETRY_AFTER_SECONDS", ge=1)
+    # ... after polling the key this long for the first request's result (0: answer at once).
+    inflight_wait_ms: int = Field(default=0, alias="IDEMPOTENCY_INFLIGHT_WAIT_MS", ge=0, le=30_000)
+    inflight_poll_ms: int = Field(default=100, alias="IDEMPOTENCY_INFLIGHT_POLL_MS", ge=10, le=5_000)
     replay_cache_size: int = Field(default=0, alias="IDEMPOTENCY_REPLAY_CACHE_SIZE", ge=0)
     # Who a merchant is when the caller is an assumed role: the role (default) or each role session.
     merchant_scope: Literal["role", "role-session"] = Field(default="role", alias="MERCHANT_SCOPE")
