@@ -1,4 +1,4 @@
-"""Creates the DynamoDB tables exactly as template.yaml defines them (keys, attributes, TTL)."""
+"""Creates the DynamoDB tables exactly as template.yaml defines them (keys, attributes, indexes, TTL)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,13 @@ def create_tables(client: Any, prefix: str = "local") -> dict[str, str]:
         names[logical_id] = name
         if name in existing:
             continue
+        indexes = {k: props[k] for k in ("GlobalSecondaryIndexes",) if k in props}
         client.create_table(
             TableName=name,
             KeySchema=props["KeySchema"],
             AttributeDefinitions=props["AttributeDefinitions"],
             BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+            **indexes,
         )
         ttl = props.get("TimeToLiveSpecification")
         if ttl:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .idempotency.clock import Clock
     from .logic.create_payment import CreatePayment
     from .logic.get_payment import GetPayment
+    from .logic.reconcile import Reconcile
     from .models.settings import Settings
 
 
@@ -36,6 +37,7 @@ def resume_collection() -> None:
 class Container:
     create_payment: CreatePayment
     get_payment: GetPayment
+    reconcile: Reconcile
     client: Callable[[], DynamoDBClient]
 
     def warm(self) -> None:
@@ -43,11 +45,16 @@ class Container:
         self.client()
 
 
-def _processor_from(settings: Settings) -> PaymentProcessor:
+def _processor_from(settings: Settings, client: Callable[[], DynamoDBClient]) -> PaymentProcessor:
     """The processor PAYMENT_PROCESSOR names; Settings admits only the ones implemented."""
     from .processors.sandbox import SandboxProcessor
 
-    return SandboxProcessor(slow_seconds=settings.sandbox_slow_seconds)
+    ledger = None
+    if settings.sandbox_charges_table:
+        from .dal.sandbox_charges import DynamoDBSandboxCharges
+
+        ledger = DynamoDBSandboxCharges(client, settings.sandbox_charges_table)
+    return SandboxProcessor(slow_seconds=settings.sandbox_slow_seconds, ledger=ledger)
 
 
 def build(
@@ -68,6 +75,7 @@ def build(
     from .idempotency.engine import InFlightPolicy
     from .logic.create_payment import CreatePayment
     from .logic.get_payment import GetPayment
+    from .logic.reconcile import Reconcile
 
     client = client or dynamodb_client
     clock = clock or SystemClock()
@@ -85,9 +93,17 @@ def build(
             poll_ms=settings.inflight_poll_ms,
         ),
     )
+    processor = processor or _processor_from(settings, client)
     return Container(
-        create_payment=CreatePayment(engine, processor or _processor_from(settings), clock),
+        create_payment=CreatePayment(engine, processor, clock),
         get_payment=GetPayment(payments),
+        reconcile=Reconcile(
+            engine,
+            processor,
+            clock,
+            min_age_seconds=settings.reconciler_min_age_seconds,
+            max_keys_per_run=settings.reconciler_max_keys_per_run,
+        ),
         client=client,
     )
 

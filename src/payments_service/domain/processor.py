@@ -25,6 +25,30 @@ class InvalidPaymentSource(Exception):
     """The processor rejected the source outright; nothing was charged."""
 
 
+@dataclass(frozen=True)
+class Charged:
+    """The processor holds a charge made under the reference."""
+
+    charge: Charge
+
+
+@dataclass(frozen=True)
+class NotCharged:
+    """The processor holds no charge under the reference (for a processor whose search is eventually
+    consistent, only trustworthy for references older than its indexing delay)."""
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """The processor could not say (unreachable, or the charge is still being processed)."""
+
+
+Lookup = Charged | NotCharged | Unknown
+
+
 class PaymentProcessor(Protocol):
     def charge(self, *, reference: str, amount: int, currency: str, source: str) -> Charge:
         """Charge once per `reference`: the same reference always yields the same charge."""
+
+    def find(self, reference: str) -> Lookup:
+        """What the processor holds under `reference`: how a recovery learns whether a lost charge happened."""

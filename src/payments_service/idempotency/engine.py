@@ -8,6 +8,7 @@ on the owner token, so an invocation whose lease ran out can no longer change an
 from __future__ import annotations
 
 import contextlib
+import enum
 import math
 import secrets
 import time
@@ -85,6 +86,20 @@ def _seconds_until(deadline_ms: int | None, now_ms: int) -> int:
     return max(1, math.ceil((deadline_ms - now_ms) / 1000))
 
 
+class Verdict(enum.Enum):
+    """What a recovery learned when it could not finish the work."""
+
+    NOT_DONE = "not_done"  # nothing happened downstream: leave the key to a client's retry
+    UNKNOWN = "unknown"  # still cannot tell: look again on a later run
+
+
+class Recovery(enum.StrEnum):
+    COMPLETED = "completed"  # finished and recorded, exactly as the original request would have
+    NOT_DONE = "not_done"  # released, out of the recovery index: a retry resumes it under its reference
+    STILL_UNKNOWN = "still_unknown"  # released, still in the index
+    SKIPPED = "skipped"  # resolved meanwhile, or held by a live owner (another run, a retry)
+
+
 @dataclass(frozen=True)
 class InFlightPolicy:
     """How a duplicate of a request still running is answered."""
@@ -148,6 +163,7 @@ class IdempotencyEngine:
             expires_at=self._expiry(now, lease_until),
             operation=request.operation,
             payload=request.payload,
+            scope=request.scope,
             owner=owner,
             lease_expires_at_ms=lease_until,
         )
@@ -197,6 +213,62 @@ class IdempotencyEngine:
             if not current.lease_active(now):
                 break  # released or its holder is gone: a retry now takes it over
         raise KeyInUse(self._in_flight.retry_after_seconds)
+
+    def unresolved(self, min_age_ms: int, limit: int) -> list[str]:
+        """Record ids whose outcome has been unknown for at least `min_age_ms`, oldest first."""
+        return self._store.unresolved(self._clock.now_ms() - min_age_ms, limit)
+
+    def count_unresolved(self, min_age_ms: int, cap: int) -> int:
+        return self._store.count_unresolved(self._clock.now_ms() - min_age_ms, cap)
+
+    def recover(
+        self,
+        record_id: str,
+        finish: Callable[[IdempotencyRecord, Claim], Completion | Verdict],
+        *,
+        remaining_ms: int | None = None,
+    ) -> Recovery:
+        """Take an unresolved key over exactly as a retry would (fenced, same reference) and let `finish`
+        complete it from what was stored at claim, or say why it cannot.
+
+        `finish` gets the record as found and the claim; any exception it raises releases the key as
+        still unknown and propagates. TemporarilyUnavailable if the store fails; WriteRejected as in run().
+        """
+        now = self._clock.now_ms()
+        try:
+            existing = self._store.get(record_id)
+        except StoreUnavailable as exc:
+            raise TemporarilyUnavailable(1) from exc
+        if existing is None or existing.is_expired(now) or existing.status is Status.COMPLETED:
+            return Recovery.SKIPPED
+        if existing.lease_active(now):
+            return Recovery.SKIPPED
+        owner, lease_until = secrets.token_hex(16), now + self._lease_ms(remaining_ms)
+        expires_at = self._expiry(now, lease_until)
+        try:
+            self._store.take_over(existing, owner, lease_until, now, expires_at)
+        except StoreUnavailable as exc:
+            raise TemporarilyUnavailable(self._release_unknown(record_id, owner, lease_until, now)) from exc
+        except RecordConflict as conflict:
+            if conflict.current is None or conflict.current.owner != owner:
+                return Recovery.SKIPPED  # a retry or another run got there first
+        claim = Claim(record_id, owner, existing.reference, lease_until, expires_at)
+        # Given back still unknown, a key keeps the age it had: a recovery never makes it look younger.
+        unknown_since = existing.unknown_since_ms or now
+        try:
+            verdict = finish(existing, claim)
+        except Exception:
+            self._release(claim, unknown_since)
+            raise
+        if isinstance(verdict, Completion):
+            committed, _ = self._commit(claim, verdict)
+            return Recovery.COMPLETED if committed else Recovery.SKIPPED
+        if verdict is Verdict.NOT_DONE:
+            with contextlib.suppress(StoreUnavailable, RecordConflict):  # else the lease lapses: looked at again
+                self._store.release(record_id, owner, unknown_since_ms=None)
+            return Recovery.NOT_DONE
+        self._release(claim, unknown_since)
+        return Recovery.STILL_UNKNOWN
 
     def _claim_existing(
         self, request: IdempotentRequest, existing: IdempotencyRecord | None, owner: str, lease_until: int, now: int
@@ -266,27 +338,40 @@ class IdempotencyEngine:
         except Exception:
             self._release(claim)
             raise
+        committed, current = self._commit(claim, completion)
+        if not committed:
+            # Fenced: my lease ran out and another invocation owns the key. Write nothing more.
+            return self._answer_existing(request, current, self._clock.now_ms())
+        return self._completed(request, claim, completion)
+
+    def _commit(self, claim: Claim, completion: Completion) -> tuple[bool, IdempotencyRecord | None]:
+        """Record the completion if the key is still mine: (True, None), or (False, the record as it is now).
+
+        WriteRejected after giving the key back as the completion asked; TemporarilyUnavailable if unknown."""
         try:
             self._store.complete(claim.record_id, claim.owner, completion.result, completion.writes)
         except RecordConflict as conflict:
             current = conflict.current
-            if current is not None and current.status is Status.COMPLETED and current.owner == claim.owner:
-                # The SDK re-sent our own completion after losing its first answer: the result is ours.
-                return self._completed(request, claim, completion)
-            # Fenced: my lease ran out and another invocation owns the key. Write nothing more.
-            return self._answer_existing(request, current, self._clock.now_ms())
+            # The SDK may have re-sent our own completion after losing its first answer: then it is ours.
+            return self._completed_by(current, claim), current
         except WriteRejected:
             # The transaction applied nothing: the key must not stay held until its lease ends.
-            give_back = self._store.forget if completion.if_rejected == "forget" else self._store.release
-            self._quietly(give_back, claim)
+            if completion.if_rejected == "forget":
+                self._quietly(self._store.forget, claim)
+            else:
+                self._release(claim)
             raise
         except StoreUnavailable as exc:
             retry_after, current = self._release(claim)
-            if current is not None and current.status is Status.COMPLETED and current.owner == claim.owner:
+            if self._completed_by(current, claim):
                 # The commit went through although its answer was lost: that result is ours.
-                return self._completed(request, claim, completion)
+                return True, None
             raise TemporarilyUnavailable(retry_after) from exc
-        return self._completed(request, claim, completion)
+        return True, None
+
+    @staticmethod
+    def _completed_by(current: IdempotencyRecord | None, claim: Claim) -> bool:
+        return current is not None and current.status is Status.COMPLETED and current.owner == claim.owner
 
     def _completed(self, request: IdempotentRequest, claim: Claim, completion: Completion) -> Outcome:
         if self._cache is not None:
@@ -305,17 +390,19 @@ class IdempotencyEngine:
     def _release_unknown(self, record_id: str, owner: str, lease_until: int, now: int) -> int:
         """After a claim whose outcome is unknown: release it if it applied. Returns an honest Retry-After."""
         try:
-            self._store.release(record_id, owner)
+            self._store.release(record_id, owner, unknown_since_ms=now)
         except RecordConflict:
             return 1  # it never applied (or is no longer ours): nothing holds the key for us
         except StoreUnavailable:
             return _seconds_until(lease_until, now)  # it may hold the key until its lease ends
         return 1
 
-    def _release(self, claim: Claim) -> tuple[int, IdempotencyRecord | None]:
-        """Give the key back. Returns seconds until a retry can take it, and the record if no longer mine."""
+    def _release(self, claim: Claim, unknown_since_ms: int | None = None) -> tuple[int, IdempotencyRecord | None]:
+        """Give the key back, its outcome unknown (since now, unless told). Returns seconds until a retry can
+        take it, and the record if no longer mine."""
+        since = unknown_since_ms if unknown_since_ms is not None else self._clock.now_ms()
         try:
-            self._store.release(claim.record_id, claim.owner)
+            self._store.release(claim.record_id, claim.owner, unknown_since_ms=since)
         except StoreUnavailable:
             return _seconds_until(claim.lease_expires_at_ms, self._clock.now_ms()), None
         except RecordConflict as conflict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..domain.payments import RecordPayment, payment_id_for, rfc3339
-from ..domain.processor import Declined, InvalidPaymentSource, PaymentProcessor, ProcessorUnavailable
+from ..domain.processor import Charge, Declined, InvalidPaymentSource, PaymentProcessor, ProcessorUnavailable
 from ..idempotency import Claim, Completion, IdempotencyEngine, IdempotentRequest, WriteRejected
 from ..idempotency.clock import Clock
 from ..idempotency.fingerprint import canonical_json
@@ -40,6 +40,30 @@ def idempotent_request(merchant: str, key: str, request: CreatePaymentRequest) -
     )
 
 
+def request_from_payload(payload: str) -> CreatePaymentRequest:
+    """The request as stored with its key at claim (the client's explicit input), defaults restored."""
+    return CreatePaymentRequest.model_validate_json(payload)
+
+
+def charged(merchant: str, request: CreatePaymentRequest, reference: str, charge: Charge, now_ms: int) -> Completion:
+    """What a charge completes with: the payment record and its 201, committed together. The one builder,
+    for the request itself and for a recovery finishing it later: same payment id (from the reference),
+    same recorded JSON."""
+    payment = StoredPayment(
+        id=payment_id_for(reference),
+        merchant_id=merchant,
+        charge_id=charge.id,
+        amount=request.amount,
+        currency=request.currency,
+        description=request.description,
+        metadata=request.metadata,
+        created_at=rfc3339(now_ms),
+    )
+    recorded = RecordedPayment(outcome="created", payment_id=payment.id, payment_json=payment.public_json())
+    # Charged: if the record is refused, keep the reference (release) so a retry cannot charge anew.
+    return Completion(recorded.model_dump_json(), writes=(RecordPayment(payment),), if_rejected="release")
+
+
 class CreatePayment:
     def __init__(self, engine: IdempotencyEngine, processor: PaymentProcessor, clock: Clock) -> None:
         self._engine = engine
@@ -60,19 +84,7 @@ class CreatePayment:
                 return Completion(
                     RecordedPayment(outcome="declined", decline_code=decline.decline_code).model_dump_json()
                 )
-            payment = StoredPayment(
-                id=payment_id_for(claim.reference),
-                merchant_id=merchant,
-                charge_id=charge.id,
-                amount=request.amount,
-                currency=request.currency,
-                description=request.description,
-                metadata=request.metadata,
-                created_at=rfc3339(self._clock.now_ms()),
-            )
-            recorded = RecordedPayment(outcome="created", payment_id=payment.id, payment_json=payment.public_json())
-            # Charged: if the record is refused, keep the reference (release) so a retry cannot charge anew.
-            return Completion(recorded.model_dump_json(), writes=(RecordPayment(payment),), if_rejected="release")
+            return charged(merchant, request, claim.reference, charge, self._clock.now_ms())
 
         try:
             outcome = self._engine.run(

@@ -34,6 +34,13 @@ class Settings(BaseModel):
     # Who a merchant is when the caller is an assumed role: the role (default) or each role session.
     merchant_scope: Literal["role", "role-session"] = Field(default="role", alias="MERCHANT_SCOPE")
     processor: Literal["sandbox"] = Field(default="sandbox", alias="PAYMENT_PROCESSOR")
+    # The sandbox processor's own charges table: set, its charges are durable and any function can look
+    # one up (the reconciler); unset (tests, scripts), they live in the process.
+    sandbox_charges_table: str | None = Field(default=None, alias="SANDBOX_CHARGES_TABLE_NAME", min_length=3)
+    # The reconciler decides "not charged" only for keys unknown at least this long: a processor's lookup
+    # may be eventually consistent (Stripe's search is).
+    reconciler_min_age_seconds: int = Field(default=300, alias="RECONCILER_MIN_AGE_SECONDS", ge=0)
+    reconciler_max_keys_per_run: int = Field(default=100, alias="RECONCILER_MAX_KEYS_PER_RUN", ge=1, le=1_000)
     sandbox_slow_seconds: float = Field(default=3.0, alias="SANDBOX_SLOW_SECONDS", ge=0, le=60)
     metrics_namespace: str = Field(default="IdempotentPayments", alias="POWERTOOLS_METRICS_NAMESPACE")
     # Set by Lambda: "on-demand", "provisioned-concurrency" or "snap-start".
