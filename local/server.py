@@ -168,16 +168,17 @@ def main(argv: list[str] | None = None) -> int:
         server.runtime = runtime
         host, port = server.server_address[:2]
         base = f"http://{host!s}:{port}"
-        for line in (
+        banner = (
             f"embedded DynamoDB (moto, serialized) on {runtime.dynamodb.endpoint}; tables {runtime.table_names}",
             f"payments API on {base}  (local-only merchant header: {MERCHANT_HEADER}, default {LOCAL_MERCHANT})",
             "try:",
             f"  curl -i -X POST {base}/payments -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' "
             """-d '{"amount":1000,"currency":"USD","source":"tok_visa"}'""",
             "Ctrl-C stops everything.",
-        ):
-            print(line, file=out, flush=True)
-        try:
+        )
+        try:  # the banner too: a Ctrl-C right after its last line must still stop cleanly
+            for line in banner:
+                print(line, file=out, flush=True)
             server.serve_forever()
         except KeyboardInterrupt:
             pass
