@@ -114,8 +114,9 @@ lint-template: $(SAM_STAMP) $(CHECKOV_STAMP)
 build: $(SAM_STAMP)  ## sam build, no Docker: wheels are picked for the Lambda runtime (see src/Makefile)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --template template.yaml --build-dir $(BUILD_DIR)
 
-check-build: build $(STAMP)  ## the artifact holds pydantic_core for the runtime's Python and architecture
+check-build: build $(STAMP)  ## the artifacts hold pydantic_core for the runtime's Python and architecture
 	$(PY) -m tools.check_artifact $(BUILD_DIR)/PaymentsFunction
+	$(PY) -m tools.check_artifact $(BUILD_DIR)/ReconcilerFunction
 
 test-python: $(STAMP) $(SAM_STAMP)  ## the pytest suite alone (tests/template runs the SAM transform from .venv-sam)
 	$(PY) -m pytest

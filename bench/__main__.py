@@ -35,10 +35,27 @@ class Plan:
     repeats: int  # of each round-trip scenario
     cold_runs: int  # fresh processes per implementation
     cold_runs_without_bytecode: int
+    inflight_samples: int  # in-flight duplicates timed to their final answer, per configuration (real sleeps)
 
 
-FULL = Plan(iterations=2000, cached_iterations=500, warmup=50, repeats=5, cold_runs=15, cold_runs_without_bytecode=7)
-SMOKE = Plan(iterations=60, cached_iterations=20, warmup=5, repeats=1, cold_runs=2, cold_runs_without_bytecode=0)
+FULL = Plan(
+    iterations=2000,
+    cached_iterations=500,
+    warmup=50,
+    repeats=5,
+    cold_runs=15,
+    cold_runs_without_bytecode=7,
+    inflight_samples=15,
+)
+SMOKE = Plan(
+    iterations=60,
+    cached_iterations=20,
+    warmup=5,
+    repeats=1,
+    cold_runs=2,
+    cold_runs_without_bytecode=0,
+    inflight_samples=2,
+)
 
 
 def _console() -> TextIO:
@@ -95,7 +112,7 @@ def run(plan: Plan, mode: str, out: TextIO) -> dict[str, Any]:
 
     from local.runtime import FAKE_CREDENTIALS, local_environment
 
-    from . import artifact, coldstart, implementations, items
+    from . import artifact, coldstart, implementations, inflight, items
     from .dynamodb import DynamoDBProcess, Janitor, create_tables
     from .scenarios import CallLog, Gate, Requests, count_calls, measure_latency
     from .stats import summary
@@ -169,6 +186,9 @@ def run(plan: Plan, mode: str, out: TextIO) -> dict[str, Any]:
         }
         mark = phase("latency", mark)
 
+        results["in_flight"] = inflight.measure(req, plan.inflight_samples)
+        mark = phase("in-flight duplicates", mark)
+
         results["coldstart"] = coldstart.measure(req, plan.cold_runs)
         if plan.cold_runs_without_bytecode:
             results["coldstart_without_bytecode"] = coldstart.measure(
@@ -204,6 +224,11 @@ def publish(results: dict[str, Any], write_docs: bool, out: TextIO, save: bool =
         f" run took {results['duration_s']} s",
         file=out,
     )
+    if "in_flight" in results:  # absent from results files written before issue 10
+        from . import inflight
+
+        for line in inflight.lines(results["in_flight"]):
+            print(line, file=out)
     print("median ms per DynamoDB call (moto, at the client):", file=out)
     for line in report.per_operation(results):
         print("  " + line, file=out)

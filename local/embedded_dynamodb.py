@@ -14,6 +14,7 @@ import io
 import json
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -88,14 +89,42 @@ class FaultPlan:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[str, list[tuple[int, str]]] = {}
+        self._stalls: dict[str, list[float]] = {}
+        self._stalled = 0  # requests sleeping right now
+        self._idle = threading.Condition(self._lock)
 
     def add(self, operation: str, status: int = 400, code: str = "ThrottlingException", times: int = 1) -> None:
         with self._lock:
             self._pending.setdefault(operation, []).extend([(status, code)] * times)
 
+    def stall(self, operation: str, seconds: float, times: int = 1) -> None:
+        """The next `times` calls of `operation` answer only after `seconds` (then apply as usual): slow
+        DynamoDB, or a network losing answers past the client's read timeout."""
+        with self._lock:
+            self._stalls.setdefault(operation, []).extend([seconds] * times)
+
+    def wait_for_stalls(self, timeout: float = 30) -> bool:
+        """Until every stalled request has been applied (they may land after the client gave up)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._stalled == 0, timeout)
+
+    def take_stall(self, operation: str) -> float | None:
+        with self._lock:
+            queue = self._stalls.get(operation)
+            if not queue:
+                return None
+            self._stalled += 1
+            return queue.pop(0)
+
+    def stall_done(self) -> None:
+        with self._idle:
+            self._stalled -= 1
+            self._idle.notify_all()
+
     def clear(self) -> None:
         with self._lock:
             self._pending.clear()
+            self._stalls.clear()
 
     def take(self, operation: str) -> tuple[int, str] | None:
         with self._lock:
@@ -116,6 +145,16 @@ class SerializedApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         operation = target.rsplit(".", 1)[-1] if target else ""
+        stall = self.faults.take_stall(operation) if operation else None
+        if stall is not None:
+            time.sleep(stall)  # outside the lock: other requests go on meanwhile
+            try:
+                return self._serve(operation, environ, start_response)
+            finally:
+                self.faults.stall_done()
+        return self._serve(operation, environ, start_response)
+
+    def _serve(self, operation: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         with self._lock:
             self.calls.append(operation)
             fault = self.faults.take(operation) if operation else None

@@ -66,8 +66,11 @@ def gateway_responses() -> dict[str, dict[str, Any]]:
 
 
 def function() -> tuple[str, dict[str, Any]]:
-    (name, fn), *_ = resources("AWS::Serverless::Function").items()
-    return name, fn
+    """The API's function: the one with Api events (the reconciler has a schedule)."""
+    for name, fn in resources("AWS::Serverless::Function").items():
+        if any(e["Type"] == "Api" for e in fn["Properties"].get("Events", {}).values()):
+            return name, fn
+    raise LookupError("template.yaml has no function with Api events")
 
 
 def routes() -> list[Route]:

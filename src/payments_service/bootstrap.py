@@ -8,6 +8,7 @@ import os
 import random
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .logic.get_refund import GetRefund
     from .logic.list_payments import ListPayments
     from .logic.list_refunds import ListRefunds
+    from .logic.reconcile import Reconcile
     from .models.settings import Settings
 
 
@@ -65,6 +67,7 @@ class Container:
     create_payment: CreatePayment
     get_payment: GetPayment
     dead_letters: SqsDeadLetters
+    reconcile: Reconcile
     client: Callable[[], DynamoDBClient]
     create_refund: CreateRefund
     list_payments: ListPayments
@@ -76,7 +79,7 @@ class Container:
         self.client()
 
 
-def _processor_from(settings: Settings) -> PaymentProcessor:
+def _processor_from(settings: Settings, client: Callable[[], DynamoDBClient]) -> PaymentProcessor:
     """The processor PAYMENT_PROCESSOR names; Settings admits only the ones implemented. The Stripe SDK and
     the secret reader are imported only when Stripe is chosen: the sandbox's cold start never pays for them."""
     if settings.processor == "stripe":
@@ -90,7 +93,12 @@ def _processor_from(settings: Settings) -> PaymentProcessor:
         )
     from .processors.sandbox import SandboxProcessor
 
-    return SandboxProcessor(slow_seconds=settings.sandbox_slow_seconds)
+    ledger = None
+    if settings.sandbox_charges_table:
+        from .dal.sandbox_charges import DynamoDBSandboxCharges
+
+        ledger = DynamoDBSandboxCharges(client, settings.sandbox_charges_table)
+    return SandboxProcessor(slow_seconds=settings.sandbox_slow_seconds, ledger=ledger)
 
 
 def _stripe_api_key(settings: Settings) -> Callable[[], str]:
@@ -121,16 +129,18 @@ def build(
     from .idempotency import IdempotencyEngine
     from .idempotency.cache import ReplayCache
     from .idempotency.clock import SystemClock
+    from .idempotency.engine import InFlightPolicy
     from .logic.create_payment import CreatePayment
     from .logic.create_refund import CreateRefund
     from .logic.get_payment import GetPayment
     from .logic.get_refund import GetRefund
     from .logic.list_payments import ListPayments
     from .logic.list_refunds import ListRefunds
+    from .logic.reconcile import Reconcile
 
     client = client or dynamodb_client
     clock = clock or SystemClock()
-    processor = processor or _processor_from(settings)
+    processor = processor or _processor_from(settings, client)
     payments = DynamoDBPaymentsTable(client, settings.payments_table)
     refunds = DynamoDBRefundsTable(client, settings.refunds_table)
     engine = IdempotencyEngine(
@@ -141,19 +151,36 @@ def build(
         clock=clock,
         cache=ReplayCache(settings.replay_cache_size) if settings.replay_cache_size > 0 else None,
         reference_window_seconds=settings.processor_idempotency_window_seconds,
+        in_flight=InFlightPolicy(
+            retry_after_seconds=settings.inflight_retry_after_seconds,
+            wait_ms=settings.inflight_wait_ms,
+            poll_ms=settings.inflight_poll_ms,
+        ),
     )
     return Container(
-        create_payment=CreatePayment(
-            engine, processor or _processor_from(settings), clock, settings.processor_commit_reserve_ms
-        ),
+        create_payment=CreatePayment(engine, processor, clock, settings.processor_commit_reserve_ms),
         get_payment=GetPayment(payments),
         dead_letters=SqsDeadLetters(sqs_client, settings.dead_letter_queue_url),
+        reconcile=Reconcile(
+            engine,
+            processor,
+            clock,
+            min_age_seconds=settings.reconciler_min_age_seconds,
+            max_keys_per_run=settings.reconciler_max_keys_per_run,
+        ),
         client=client,
         create_refund=CreateRefund(engine, payments, processor, clock),
         list_payments=ListPayments(payments),
         list_refunds=ListRefunds(payments, refunds),
         get_refund=GetRefund(refunds),
     )
+
+
+def budget(remaining_ms: int | None) -> AbstractContextManager[None]:
+    """Every DynamoDB call made inside fits in `remaining_ms` (the invocation's time left), see dal/deadline.py."""
+    from .dal.deadline import budget as dynamodb_budget
+
+    return dynamodb_budget(remaining_ms)
 
 
 _lock = threading.Lock()

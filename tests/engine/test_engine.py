@@ -79,7 +79,7 @@ def test_a_key_in_flight_is_in_use_until_its_lease_ends(store: InMemoryStore, cl
         clock.advance(500)
         with pytest.raises(KeyInUse) as busy:
             engine.run(_request(), lambda c: Completion("never"))
-        assert busy.value.retry_after_seconds == 2  # 1.5 s of lease left, rounded up
+        assert busy.value.retry_after_seconds == 1  # a short poll hint, not the 1.5 s of lease left
         return Completion("first")
 
     assert engine.run(_request(), holder).result == "first"

@@ -78,6 +78,7 @@ def test_payments_are_listed_newest_first_in_pages_that_end_exactly(invoke: Any,
         "description",
         "metadata",
         "created_at",
+        "processor_payment_id",
     }
 
 
@@ -158,3 +159,12 @@ def test_a_limit_outside_1_to_100_is_a_400_problem(invoke: Any, limit: str) -> N
 def test_limits_1_and_100_are_accepted(invoke: Any) -> None:
     for limit in ("1", "100"):
         _ok(invoke(list_payments_event(_merchant(), limit=limit)))
+
+
+def test_an_unknown_query_parameter_is_refused_without_echoing_it(invoke: Any) -> None:
+    event = list_payments_event(_merchant(), limit="5")
+    event["queryStringParameters"]["4242424242424242"] = "1"
+    event["multiValueQueryStringParameters"]["4242424242424242"] = ["1"]
+    response = invoke(event)
+    body = _problem(response, 400, "invalid-request")
+    assert body["errors"][0]["loc"] == ["query", "*"] and "4242" not in response["body"]

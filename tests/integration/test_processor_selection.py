@@ -22,7 +22,7 @@ from tests.stripe_double.server import TEST_KEY
 from tests.support import payment_event, unique
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = {"IDEMPOTENCY_TABLE_NAME": "t-keys", "PAYMENTS_TABLE_NAME": "t-payments"}
+TABLES = {"IDEMPOTENCY_TABLE_NAME": "t-keys", "PAYMENTS_TABLE_NAME": "t-payments", "REFUNDS_TABLE_NAME": "t-refunds"}
 
 
 def test_stripe_without_a_key_fails_at_settings_and_an_unknown_processor_is_refused() -> None:

@@ -34,8 +34,10 @@ def assert_exactly_once(rig: Rig, merchant: str, key: str, event: dict[str, Any]
     assert stored.status == 200 and stored.body == final.body
 
 
-def retry_until_answered(rig: Rig, event: dict[str, Any], attempts: int = 4) -> tuple[Answer, list[Answer]]:
-    """A client that obeys Retry-After on 409 and 503 (the clock moves by exactly what it was told)."""
+def retry_until_answered(rig: Rig, event: dict[str, Any], attempts: int = 25) -> tuple[Answer, list[Answer]]:
+    """A client that obeys Retry-After on 409 and 503 (the clock moves by exactly what it was told).
+
+    The 409's Retry-After is a short poll hint: enough attempts to poll through a whole 20 s lease."""
     seen: list[Answer] = []
     for _ in range(attempts):
         answer = rig.call(event)

@@ -214,3 +214,21 @@ def test_an_invocation_recognises_its_own_claim_when_the_sdk_resends_it(
     event = payment_event(key, visa(), merchant=who)
     first = _first_answer_after_echo(rig, made[0], operation, event)
     assert first.status == 201 and not first.replayed, first
+
+
+def test_a_decline_whose_completion_the_sdk_resends_is_answered_as_the_first_answer_not_a_replay(
+    make_rig: Callable[..., Rig],
+) -> None:
+    # Given the decline's completion (its declined record and the key, one transaction) applies, loses its
+    # answer and is re-sent (moto ignores ClientRequestToken, so the re-send fails against our own commit)
+    rig, made = _echoing_rig(make_rig, "transact_write_items", None)
+    who, key = merchant(), unique("k")
+    event = payment_event(key, {"amount": 1000, "currency": "USD", "source": "tok_chargeDeclined"}, merchant=who)
+    first = rig.call(event)
+    assert made[0].echoed == 1, "the lost answer was not exercised"
+    # Then the re-send's failed condition against our own COMPLETED item is recognised by the owner token:
+    # the first answer is the decline itself, not a replay of it
+    assert first.status == 402 and not first.replayed, first
+    # And a real retry is the replay
+    again = rig.call(event)
+    assert again.status == 402 and again.replayed and again.body == first.body

@@ -154,12 +154,14 @@ def test_a_hard_stop_after_the_processor_refunded_is_resolved_by_the_retry(
     event = refund_event(pid, key, {"amount": REFUND}, merchant=who)
     names = {"IdempotencyTable": rig.settings.idempotency_table, "PaymentsTable": rig.settings.payments_table}
     names["RefundsTable"] = rig.settings.refunds_table
+    names["SandboxChargesTable"] = "test-SandboxChargesTable"  # created with the others (tests/conftest.py)
     env = {
         **os.environ,
         **local_environment(dynamodb.endpoint, names),
         "PROOF_CRASH_AT": RefundBoundary.AFTER_REFUND.value,
         "PROOF_CLOCK_MS": str(rig.clock.now_ms()),
-        "PROOF_REMAINING_MS": "1500",
+        # Enough for its DynamoDB calls to fit the time budget (dal/deadline.py): a short lease all the same.
+        "PROOF_REMAINING_MS": "5000",
         "PROOF_LEDGER": str(rig.ledger.path),
         "PROOF_REFUND_LEDGER": str(rig.refund_ledger.path),
         "PROOF_ANSWER": str(tmp_path / "answer.json"),

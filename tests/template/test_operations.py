@@ -85,6 +85,12 @@ def test_the_queue_is_watched_for_dead_letters_and_a_failing_consumer(sam: dict[
     assert errors["Dimensions"][0]["Value"] == {"Ref": "PaymentQueueFunction"}
 
 
+def _table_of(arn: str) -> str:
+    found = re.match(r"\$\{(\w+)\.Arn\}", arn)
+    assert found, arn
+    return found.group(1)
+
+
 def test_dynamodb_alarms_cover_both_tables_and_every_operation_the_function_may_call(sam: dict[str, Any]) -> None:
     tables = set(of_type(sam, "AWS::DynamoDB::Table"))
     metrics = [m for alarm in _alarms(sam).values() for m in _metrics_of(alarm) if m[0] == "AWS/DynamoDB"]
@@ -100,12 +106,14 @@ def test_dynamodb_alarms_cover_both_tables_and_every_operation_the_function_may_
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 if not all(action.startswith("dynamodb:") for action in actions):
                     continue  # the queue consumer's dead letters
-                table = statement["Resource"]["Fn::GetAtt"][0]
-                allowed |= {(action.removeprefix("dynamodb:"), table) for action in statement["Action"]}
+                resource = statement["Resource"]
+                # the table itself, or one of its indexes ("${Table.Arn}/index/...")
+                table = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else _table_of(resource["Fn::Sub"])
+                allowed |= {(action.removeprefix("dynamodb:"), table) for action in actions}
     errors = {(d["Operation"], d["TableName"]["Ref"]) for _, m, d in metrics if m == "SystemErrors"}
     assert errors == allowed
     # Missing data points count as zero, so one quiet table does not blind the sum
-    for name in ("DynamoDbThrottlesAlarm", "DynamoDbSystemErrorsAlarm"):
+    for name in [n for n in _alarms(sam) if n.startswith("DynamoDb")]:
         (expression,) = [q["Expression"] for q in _alarms(sam)[name]["Metrics"] if "Expression" in q]
         assert expression == "SUM(FILL(METRICS(), 0))"
 

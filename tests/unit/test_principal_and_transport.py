@@ -15,9 +15,32 @@ def _ctx(**context: Any) -> dict[str, Any]:
     return {"requestContext": context}
 
 
-def test_authorizer_principal_wins() -> None:
+def test_authorizer_principal_wins_in_its_own_namespace() -> None:
     event = _ctx(authorizer={"principalId": "merchant-7"}, identity={"userArn": "arn:aws:iam::1:user/x"})
-    assert merchant_id(event) == "merchant-7"
+    assert merchant_id(event) == "authorizer:merchant-7"
+
+
+def test_an_authorizer_principal_can_never_equal_an_iam_caller() -> None:
+    arn = "arn:aws:iam::111111111111:user/merchant-a"
+    by_authorizer = merchant_id(_ctx(authorizer={"principalId": arn}))
+    by_iam = merchant_id(_ctx(identity={"userArn": arn}))
+    assert by_iam == arn and by_authorizer != by_iam
+
+
+def test_sessions_of_one_role_can_be_scoped_apart_by_setting() -> None:
+    a = _ctx(identity={"userArn": "arn:aws:sts::123456789012:assumed-role/Checkout/alice"})
+    b = _ctx(identity={"userArn": "arn:aws:sts::123456789012:assumed-role/Checkout/bob"})
+    assert merchant_id(a, scope="role-session") == "arn:aws:sts::123456789012:assumed-role/Checkout/alice"
+    assert merchant_id(a, scope="role-session") != merchant_id(b, scope="role-session")
+    assert merchant_id(a, scope="role") == merchant_id(b, scope="role")  # the default, unchanged
+
+
+def test_the_merchant_scope_is_a_documented_setting_defaulting_to_the_role() -> None:
+    from payments_service.models.settings import Settings
+
+    tables = {"IDEMPOTENCY_TABLE_NAME": "keys", "PAYMENTS_TABLE_NAME": "payments", "REFUNDS_TABLE_NAME": "refunds"}
+    assert Settings.from_env(tables).merchant_scope == "role"
+    assert Settings.from_env({**tables, "MERCHANT_SCOPE": "role-session"}).merchant_scope == "role-session"
 
 
 def test_assumed_role_sessions_of_one_role_are_one_merchant() -> None:

@@ -22,15 +22,18 @@ def dynamodb_client() -> DynamoDBClient:
                 import boto3  # imported here: a cold start pays for it only when a route needs it
                 from botocore.config import Config
 
-                # Three attempts in all, short timeouts: the worst case stays well inside the 20 s function
-                # timeout, so a failing DynamoDB ends in a 503 with Retry-After, not a Lambda timeout.
+                # Three attempts in all, short timeouts, so a failing DynamoDB ends in a 503 with Retry-After.
                 config = Config(
                     retries={"mode": "standard", "total_max_attempts": 3},
                     connect_timeout=1,
                     read_timeout=3,
                     tcp_keepalive=True,
                 )
-                _dynamodb = boto3.session.Session().client("dynamodb", config=config)
+                from .deadline import attach
+
+                client = boto3.session.Session().client("dynamodb", config=config)
+                attach(client)  # and each call within the invocation's remaining time (see deadline.py)
+                _dynamodb = client
     return _dynamodb
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
+from .deadline import DeadlineExceeded
+
 _TRANSIENT_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -23,8 +25,8 @@ def error_code(error: ClientError) -> str:
 
 
 def is_transient(error: BaseException) -> bool:
-    # Read and connect timeouts are subclasses of these two.
-    if isinstance(error, (ConnectionError, HTTPClientError)):
+    # Read and connect timeouts are subclasses of these two; a spent budget is as good as a timeout.
+    if isinstance(error, (ConnectionError, HTTPClientError, DeadlineExceeded)):
         return True
     if isinstance(error, ClientError):
         if error_code(error) in _TRANSIENT_CODES:

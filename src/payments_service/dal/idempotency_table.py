@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 # Turns a typed business write into one TransactWriteItems entry (see dal/business_writes.py).
 Translate = Callable[[object], dict[str, Any]]
 
+# The sparse recovery index: only items whose outcome is unknown carry these two attributes (set at
+# claim, takeover and release, removed on completion), so the GSI holds exactly the unresolved keys.
+# The partition is one of a few shards, so claims never all write one GSI partition.
+UNRESOLVED_INDEX = "UnresolvedIndex"
+UNRESOLVED_SHARDS = 8
+
 _NAMES = {
     "#id": "id",
     "#s": "status",
@@ -26,7 +32,17 @@ _NAMES = {
     "#o": "owner",
     "#lease": "lease_expires_at_ms",
     "#res": "result",
+    "#ub": "unresolved_bucket",
+    "#ua": "unresolved_at",
 }
+
+
+def _shard(record_id: str) -> str:
+    return str(int(record_id[:8], 16) % UNRESOLVED_SHARDS)
+
+
+def _unresolved(record_id: str, since_ms: int) -> dict[str, Any]:
+    return {"unresolved_bucket": {"S": _shard(record_id)}, "unresolved_at": {"N": str(since_ms)}}
 
 
 def _names(expression: str) -> dict[str, str]:
@@ -47,6 +63,8 @@ def to_item(record: IdempotencyRecord) -> dict[str, Any]:
         item["operation"] = {"S": record.operation}
     if record.payload:
         item["payload"] = {"S": record.payload}
+    if record.scope:
+        item["scope"] = {"S": record.scope}
     if record.owner is not None:
         item["owner"] = {"S": record.owner}
     if record.lease_expires_at_ms is not None:
@@ -61,6 +79,7 @@ def from_item(item: dict[str, Any] | None) -> IdempotencyRecord | None:
         return None
     lease = item.get("lease_expires_at_ms")
     minted = item.get("reference_created_at_ms")
+    unknown_since = item.get("unresolved_at")
     return IdempotencyRecord(
         record_id=item["id"]["S"],
         status=Status(item["status"]["S"]),
@@ -70,9 +89,11 @@ def from_item(item: dict[str, Any] | None) -> IdempotencyRecord | None:
         expires_at=int(item["expires_at"]["N"]),
         operation=item.get("operation", {}).get("S", ""),
         payload=item.get("payload", {}).get("S", ""),
+        scope=item.get("scope", {}).get("S", ""),
         owner=item.get("owner", {}).get("S"),
         lease_expires_at_ms=int(lease["N"]) if lease else None,
         result=item.get("result", {}).get("S"),
+        unknown_since_ms=int(unknown_since["N"]) if unknown_since else None,
     )
 
 
@@ -88,13 +109,17 @@ class DynamoDBIdempotencyStore:
         self._table = table_name
         self._translate = translate
 
+    def get(self, record_id: str) -> IdempotencyRecord | None:
+        response = self._call("get_item", TableName=self._table, Key={"id": {"S": record_id}}, ConsistentRead=True)
+        return from_item(response.get("Item"))
+
     def put_new(self, record: IdempotencyRecord, now_ms: int) -> None:
         # Live means present and within retention: TTL deletes lazily, so expiry is in the condition.
         condition = "attribute_not_exists(#id) OR #exp < :now_s"
         self._call(
             "put_item",
             TableName=self._table,
-            Item=to_item(record),
+            Item=to_item(record) | _unresolved(record.record_id, record.lease_expires_at_ms or now_ms),
             ConditionExpression=condition,
             ExpressionAttributeNames=_names(condition),
             ExpressionAttributeValues={":now_s": {"N": str(now_ms // 1000)}},
@@ -106,7 +131,7 @@ class DynamoDBIdempotencyStore:
     ) -> None:
         # An UpdateItem, not a put: the reference must survive the takeover. Retention restarts, so the
         # key cannot expire (and be claimed afresh, under a new reference) while this owner works.
-        update = "SET #s = :in_progress, #o = :owner, #lease = :lease, #exp = :exp"
+        update = "SET #s = :in_progress, #o = :owner, #lease = :lease, #exp = :exp, #ub = :ub, #ua = :lease"
         condition = (
             "#fp = :fp AND #ref = :ref AND #exp >= :now_s"
             " AND (#s = :released OR (#s = :in_progress AND #lease <= :now_ms))"
@@ -117,6 +142,7 @@ class DynamoDBIdempotencyStore:
             ":owner": owner,
             ":lease": lease_expires_at_ms,
             ":exp": expires_at,
+            ":ub": _shard(existing.record_id),
             ":fp": existing.fingerprint,
             ":ref": existing.reference,
             ":now_s": now_ms // 1000,
@@ -125,7 +151,7 @@ class DynamoDBIdempotencyStore:
         self._call("update_item", **self._update(existing.record_id, update, condition, values))
 
     def complete(self, record_id: str, owner: str, result: str, writes: Sequence[object]) -> None:
-        update = "SET #s = :completed, #res = :result REMOVE #lease"
+        update = "SET #s = :completed, #res = :result REMOVE #lease, #ub, #ua"
         condition = "#s = :in_progress AND #o = :owner"
         values = {
             ":completed": Status.COMPLETED.value,
@@ -146,11 +172,59 @@ class DynamoDBIdempotencyStore:
             business_writes=writes,
         )
 
-    def release(self, record_id: str, owner: str) -> None:
-        update = "SET #s = :released REMOVE #o, #lease"
+    def release(self, record_id: str, owner: str, unknown_since_ms: int | None = None) -> None:
+        values: dict[str, object] = {
+            ":released": Status.RELEASED.value,
+            ":in_progress": Status.IN_PROGRESS.value,
+            ":owner": owner,
+        }
+        if unknown_since_ms is None:
+            update = "SET #s = :released REMOVE #o, #lease, #ub, #ua"
+        else:
+            update = "SET #s = :released, #ub = :ub, #ua = :since REMOVE #o, #lease"
+            values |= {":ub": _shard(record_id), ":since": unknown_since_ms}
         condition = "#s = :in_progress AND #o = :owner"
-        values = {":released": Status.RELEASED.value, ":in_progress": Status.IN_PROGRESS.value, ":owner": owner}
         self._call("update_item", **self._update(record_id, update, condition, values))
+
+    def unresolved(self, unknown_before_ms: int, limit: int) -> list[str]:
+        # Each shard's oldest `limit`, merged: the oldest `limit` overall, for 8 small queries.
+        found: list[tuple[int, str]] = []
+        for shard in range(UNRESOLVED_SHARDS):
+            for item in self._query_shard(str(shard), unknown_before_ms, limit=limit):
+                found.append((int(item["unresolved_at"]["N"]), item["id"]["S"]))
+        return [rid for _, rid in sorted(found)[:limit]]
+
+    def count_unresolved(self, unknown_before_ms: int, cap: int) -> int:
+        total = 0
+        for shard in range(UNRESOLVED_SHARDS):
+            total += self._query_shard(str(shard), unknown_before_ms, count_up_to=cap - total)
+            if total >= cap:
+                return cap
+        return total
+
+    def _query_shard(self, shard: str, before_ms: int, *, limit: int = 0, count_up_to: int = 0) -> Any:
+        """Items of one shard unknown since before `before_ms` (oldest first, up to `limit`), or their count."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": UNRESOLVED_INDEX,
+            "KeyConditionExpression": "#ub = :ub AND #ua <= :before",
+            "ExpressionAttributeNames": {"#ub": "unresolved_bucket", "#ua": "unresolved_at"},
+            "ExpressionAttributeValues": {":ub": {"S": shard}, ":before": {"N": str(before_ms)}},
+        }
+        if count_up_to:
+            kwargs["Select"] = "COUNT"
+        items: list[dict[str, Any]] = []
+        count = 0
+        while True:
+            if limit:
+                kwargs["Limit"] = limit - len(items)
+            page = self._call("query", **kwargs)
+            items.extend(page.get("Items", []))
+            count += int(page.get("Count", 0))
+            done = (limit and len(items) >= limit) or (count_up_to and count >= count_up_to)
+            if done or "LastEvaluatedKey" not in page:
+                return count if count_up_to else items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def forget(self, record_id: str, owner: str) -> None:
         condition = "#s = :in_progress AND #o = :owner"
@@ -179,9 +253,10 @@ class DynamoDBIdempotencyStore:
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 
-    def _call(self, operation: str, business_writes: Sequence[object] = (), **kwargs: Any) -> None:
+    def _call(self, operation: str, business_writes: Sequence[object] = (), **kwargs: Any) -> dict[str, Any]:
         try:
-            getattr(self._client(), operation)(**kwargs)
+            response: dict[str, Any] = getattr(self._client(), operation)(**kwargs)
+            return response
         except ClientError as error:
             code = error_code(error)
             if code == "ConditionalCheckFailedException":

@@ -30,6 +30,27 @@ class InvalidPaymentSource(Exception):
     """The processor rejected the source outright; nothing was charged."""
 
 
+@dataclass(frozen=True)
+class Charged:
+    """The processor holds a charge made under the reference."""
+
+    charge: Charge
+
+
+@dataclass(frozen=True)
+class NotCharged:
+    """The processor holds no charge under the reference (for a processor whose search is eventually
+    consistent, only trustworthy for references older than its indexing delay)."""
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """The processor could not say (unreachable, or the charge is still being processed)."""
+
+
+Lookup = Charged | NotCharged | Unknown
+
+
 class InvalidPaymentRequest(Exception):
     """The processor refused the amount or currency outright (e.g. below its minimum); nothing was charged."""
 
@@ -68,3 +89,6 @@ class PaymentProcessor(Protocol):
         """Refund `amount` of the charge once per `reference` (the same reference yields the same refund).
 
         RefundRefused when refused for good; ProcessorUnavailable when whether it refunded is unknown."""
+
+    def find(self, reference: str) -> Lookup:
+        """What the processor holds under `reference`: how a recovery learns whether a lost charge happened."""

@@ -45,10 +45,14 @@ def _remaining_ms() -> int | None:
     return context.get_remaining_time_in_millis() if context is not None else None
 
 
+def _remaining_of(context: LambdaContext | None) -> int | None:
+    return context.get_remaining_time_in_millis() if context is not None else None
+
+
 @app.post("/payments", **CREATE_PAYMENT_DOC)
 def post_payment() -> Response[str]:
     event = app.current_event.raw_event
-    merchant = merchant_id(event)
+    merchant = merchant_id(event, bootstrap.settings().merchant_scope)
     observability.current.fields["merchant"] = merchant
     key = parse_key(event)
     observability.current.fields["idempotency_key_hash"] = record_id(merchant, key)
@@ -62,7 +66,7 @@ def post_payment() -> Response[str]:
 def get_payment(payment_id: str) -> Response[str]:
     # API Gateway hands pathParameters over URL-decoded; the resolver's capture comes from the raw path.
     payment_id = (app.current_event.path_parameters or {}).get("payment_id", payment_id)
-    merchant = merchant_id(app.current_event.raw_event)
+    merchant = merchant_id(app.current_event.raw_event, bootstrap.settings().merchant_scope)
     observability.current.fields["merchant"] = merchant
     found = bootstrap.container().get_payment(merchant, payment_id)
     if found is None:
@@ -141,7 +145,8 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     observability.current = observation = Observation(f"{event.get('httpMethod')} {event.get('resource')}")
     try:
         try:
-            response = app.resolve(screen(event), context)
+            with bootstrap.budget(_remaining_of(context)):
+                response = app.resolve(screen(event), context)
         except BodyRejected as rejected:
             problem = problem_for(rejected)
             observation.outcome = problem.outcome

@@ -18,6 +18,9 @@ OUTCOMES = (
     "declined",
     "replayed",
     "found",
+    "listed",
+    "refund_created",
+    "refund_refused",
     "conflict",
     "mismatch",
     "released",
@@ -30,6 +33,8 @@ OUTCOMES = (
     "reference_expired",
     "processor_auth",
     "processor_idempotency",
+    "refund_exceeds_payment",
+    "busy",
     "error",
 )
 

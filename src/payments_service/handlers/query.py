@@ -30,8 +30,16 @@ def _one(event: Mapping[str, Any], name: str) -> str | None:
     return values.pop() if values else None
 
 
+KNOWN = frozenset({"limit", "starting_after"})
+
+
 def list_query(event: Mapping[str, Any]) -> tuple[int, str | None]:
-    """(limit, starting_after). Unknown parameters are ignored; the cursor is checked where it is decoded."""
+    """(limit, starting_after); the cursor is checked where it is decoded. Unknown parameters are refused,
+    as unknown body fields are: a misspelt `limt` must not silently give the default page."""
+    sent = set(event.get("queryStringParameters") or {}) | set(event.get("multiValueQueryStringParameters") or {})
+    if sent - KNOWN:
+        # The names are the client's own: never echoed.
+        raise InvalidQuery([{"loc": ["query", "*"], "msg": "Only limit and starting_after are accepted"}])
     raw_limit = _one(event, "limit")
     limit = DEFAULT_PAGE
     if raw_limit is not None:

@@ -101,5 +101,48 @@ def parse_body(model: type[ModelT], text: str | None) -> ModelT:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        issues = [{"loc": ["body", *e["loc"]], "msg": e["msg"]} for e in error.errors(include_input=False)]
+        names = _declared_names(model)
+        issues = [
+            {"loc": ["body", *(_location(part, names) for part in e["loc"])], "msg": _message(e["type"], e["msg"])}
+            for e in error.errors(include_input=False, include_url=False)
+        ]
         raise InvalidBody(issues) from None
+
+
+# Error types whose message pydantic builds from the schema alone (limits, patterns, types), never
+# from the input; any other message (a tag, a custom validator's text) may quote it, so it is replaced.
+_SCHEMA_ONLY_MESSAGES = frozenset(
+    {
+        "missing",
+        "extra_forbidden",
+        "int_type",
+        "string_type",
+        "dict_type",
+        "model_type",
+        "model_attributes_type",
+        "greater_than_equal",
+        "less_than_equal",
+        "string_too_short",
+        "string_too_long",
+        "string_pattern_mismatch",
+        "too_long",
+        "too_short",
+    }
+)
+_UNNAMED = "*"  # stands for a name the client chose: an unknown field, a metadata key
+
+
+def _declared_names(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(model.model_fields) | {"[key]"}  # pydantic's marker for "a dict key itself"
+
+
+def _location(part: str | int, declared: frozenset[str]) -> str | int:
+    """A location step as the schema names it; a client-chosen name (a card number sent as a field
+    name or a metadata key came back before) is never repeated."""
+    if isinstance(part, int) or part in declared:
+        return part
+    return _UNNAMED
+
+
+def _message(error_type: str, message: str) -> str:
+    return message if error_type in _SCHEMA_ONLY_MESSAGES else "Invalid value"

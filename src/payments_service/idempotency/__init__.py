@@ -5,7 +5,7 @@ record; a store (the port in store.py) persists it. An HTTP route, a queue recor
 job all run through the same engine.
 """
 
-from .engine import Claim, Completion, IdempotencyEngine, IdempotentRequest, Outcome
+from .engine import Claim, Completion, IdempotencyEngine, IdempotentRequest, Outcome, Recovery, Verdict
 from .errors import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
 from .records import IdempotencyRecord, Status
 from .store import IdempotencyStore, RecordConflict, StoreUnavailable, WriteRejected
@@ -21,9 +21,11 @@ __all__ = [
     "KeyReused",
     "Outcome",
     "RecordConflict",
+    "Recovery",
     "ReferenceExpired",
     "Status",
     "StoreUnavailable",
     "TemporarilyUnavailable",
+    "Verdict",
     "WriteRejected",
 ]

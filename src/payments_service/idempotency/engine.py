@@ -8,16 +8,18 @@ on the owner token, so an invocation whose lease ran out can no longer change an
 from __future__ import annotations
 
 import contextlib
+import enum
 import math
 import secrets
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .cache import ReplayCache
 from .clock import Clock, SystemClock
 from .errors import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
-from .fingerprint import fingerprint
+from .fingerprint import fingerprint, unversioned_fingerprint
 from .keys import record_id
 from .records import IdempotencyRecord, Status
 from .store import IdempotencyStore, RecordConflict, StoreUnavailable, WriteRejected
@@ -31,6 +33,9 @@ class IdempotentRequest:
     key: str
     operation: str  # names the work, e.g. "payments.create"; part of the fingerprint and stored for recovery
     payload: str  # the canonical input; fingerprinted, and stored so recovery can finish the work
+    # The payload as the unversioned (v1) fingerprint saw it, if it differs: keys claimed before
+    # versioning keep matching their retries until they expire. None: no such keys can exist.
+    unversioned_payload: str | None = None
 
     @property
     def record_id(self) -> str:
@@ -39,6 +44,14 @@ class IdempotentRequest:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.operation, self.payload)
+
+    def matches(self, stored_fingerprint: str) -> bool:
+        """Is the key's stored fingerprint this request's (in its current or its unversioned form)?"""
+        if stored_fingerprint == self.fingerprint:
+            return True
+        if self.unversioned_payload is None or ":" in stored_fingerprint:
+            return False
+        return stored_fingerprint == unversioned_fingerprint(self.operation, self.unversioned_payload)
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,31 @@ def _seconds_until(deadline_ms: int | None, now_ms: int) -> int:
     return max(1, math.ceil((deadline_ms - now_ms) / 1000))
 
 
+class Verdict(enum.Enum):
+    """What a recovery learned when it could not finish the work."""
+
+    NOT_DONE = "not_done"  # nothing happened downstream: leave the key to a client's retry
+    UNKNOWN = "unknown"  # still cannot tell: look again on a later run
+
+
+class Recovery(enum.StrEnum):
+    COMPLETED = "completed"  # finished and recorded, exactly as the original request would have
+    NOT_DONE = "not_done"  # released, out of the recovery index: a retry resumes it under its reference
+    STILL_UNKNOWN = "still_unknown"  # released, still in the index
+    SKIPPED = "skipped"  # resolved meanwhile, or held by a live owner (another run, a retry)
+
+
+@dataclass(frozen=True)
+class InFlightPolicy:
+    """How a duplicate of a request still running is answered."""
+
+    retry_after_seconds: int = 1  # a poll hint, not the lease's remaining time (the work often ends sooner)
+    wait_ms: int = 0  # poll the key this long for the first request's result before answering "in use"
+    poll_ms: int = 100
+    sleep: Callable[[float], None] = time.sleep
+    elapsed_ms: Callable[[], float] = field(default=lambda: time.monotonic() * 1000)  # real time, not the clock
+
+
 class IdempotencyEngine:
     def __init__(
         self,
@@ -84,6 +122,7 @@ class IdempotencyEngine:
         clock: Clock | None = None,
         cache: ReplayCache | None = None,
         reference_window_seconds: int | None = None,
+        in_flight: InFlightPolicy | None = None,
     ) -> None:
         """reference_window_seconds: how long downstream deduplicates a reference (Stripe: 24 h); None: for ever."""
         self._store = store
@@ -93,6 +132,7 @@ class IdempotencyEngine:
         self._default_lease_ms = default_lease_ms
         self._clock = clock or SystemClock()
         self._cache = cache
+        self._in_flight = in_flight or InFlightPolicy()
 
     def run(
         self,
@@ -115,6 +155,7 @@ class IdempotencyEngine:
         if self._cache is not None and (cached := self._cache.get(rid, now)) is not None:
             return self._answer_existing(request, cached, now)
 
+        started = self._in_flight.elapsed_ms()
         lease_until = now + self._lease_ms(remaining_ms)
         owner = secrets.token_hex(16)
         fresh = IdempotencyRecord(
@@ -123,9 +164,10 @@ class IdempotencyEngine:
             fingerprint=request.fingerprint,
             reference=f"{rid[:32]}-{secrets.token_hex(8)}",
             reference_created_at_ms=now,
-            expires_at=now // 1000 + self._retention_s,
+            expires_at=self._expiry(now, lease_until),
             operation=request.operation,
             payload=request.payload,
+            scope=request.scope,
             owner=owner,
             lease_expires_at_ms=lease_until,
         )
@@ -141,11 +183,96 @@ class IdempotencyEngine:
                 # The SDK re-sent our own claim after losing its first answer: the claim is ours.
                 claim = Claim(rid, owner, existing.reference, lease_until, existing.expires_at)
             else:
-                taken = self._claim_existing(request, existing, owner, lease_until, now)
+                try:
+                    taken = self._claim_existing(request, existing, owner, lease_until, now)
+                except KeyInUse:
+                    return self._await_result(request, self._wait_budget_ms(remaining_ms, started))
                 if isinstance(taken, Outcome):
                     return taken
                 claim = taken
         return self._run(request, claim, operation, forget_on, retry_on)
+
+    def _wait_budget_ms(self, remaining_ms: int | None, started: float) -> float:
+        """How long a duplicate may wait for the first request's result: the policy's wait, within its own time."""
+        budget = float(self._in_flight.wait_ms)
+        if remaining_ms is not None:
+            spent = self._in_flight.elapsed_ms() - started
+            budget = min(budget, remaining_ms - self._margin_ms - spent - self._in_flight.poll_ms)
+        return budget
+
+    def _await_result(self, request: IdempotentRequest, budget_ms: float) -> Outcome:
+        """Poll the key while its holder works; replay its result if it completes in time, else KeyInUse."""
+        deadline = self._in_flight.elapsed_ms() + budget_ms
+        while self._in_flight.elapsed_ms() + self._in_flight.poll_ms <= deadline:
+            self._in_flight.sleep(self._in_flight.poll_ms / 1000)
+            try:
+                current = self._store.get(request.record_id)
+            except StoreUnavailable:
+                break
+            now = self._clock.now_ms()
+            if current is None or current.is_expired(now) or not request.matches(current.fingerprint):
+                break
+            if current.status is Status.COMPLETED and current.result is not None:
+                return self._answer_existing(request, current, now)
+            if not current.lease_active(now):
+                break  # released or its holder is gone: a retry now takes it over
+        raise KeyInUse(self._in_flight.retry_after_seconds)
+
+    def unresolved(self, min_age_ms: int, limit: int) -> list[str]:
+        """Record ids whose outcome has been unknown for at least `min_age_ms`, oldest first."""
+        return self._store.unresolved(self._clock.now_ms() - min_age_ms, limit)
+
+    def count_unresolved(self, min_age_ms: int, cap: int) -> int:
+        return self._store.count_unresolved(self._clock.now_ms() - min_age_ms, cap)
+
+    def recover(
+        self,
+        record_id: str,
+        finish: Callable[[IdempotencyRecord, Claim], Completion | Verdict],
+        *,
+        remaining_ms: int | None = None,
+    ) -> Recovery:
+        """Take an unresolved key over exactly as a retry would (fenced, same reference) and let `finish`
+        complete it from what was stored at claim, or say why it cannot.
+
+        `finish` gets the record as found and the claim; any exception it raises releases the key as
+        still unknown and propagates. TemporarilyUnavailable if the store fails; WriteRejected as in run().
+        """
+        now = self._clock.now_ms()
+        try:
+            existing = self._store.get(record_id)
+        except StoreUnavailable as exc:
+            raise TemporarilyUnavailable(1) from exc
+        if existing is None or existing.is_expired(now) or existing.status is Status.COMPLETED:
+            return Recovery.SKIPPED
+        if existing.lease_active(now):
+            return Recovery.SKIPPED
+        owner, lease_until = secrets.token_hex(16), now + self._lease_ms(remaining_ms)
+        expires_at = self._expiry(now, lease_until)
+        try:
+            self._store.take_over(existing, owner, lease_until, now, expires_at)
+        except StoreUnavailable as exc:
+            raise TemporarilyUnavailable(self._release_unknown(record_id, owner, lease_until, now)) from exc
+        except RecordConflict as conflict:
+            if conflict.current is None or conflict.current.owner != owner:
+                return Recovery.SKIPPED  # a retry or another run got there first
+        claim = Claim(record_id, owner, existing.reference, lease_until, expires_at)
+        # Given back still unknown, a key keeps the age it had: a recovery never makes it look younger.
+        unknown_since = existing.unknown_since_ms or now
+        try:
+            verdict = finish(existing, claim)
+        except Exception:
+            self._release(claim, unknown_since)
+            raise
+        if isinstance(verdict, Completion):
+            committed, _ = self._commit(claim, verdict)
+            return Recovery.COMPLETED if committed else Recovery.SKIPPED
+        if verdict is Verdict.NOT_DONE:
+            with contextlib.suppress(StoreUnavailable, RecordConflict):  # else the lease lapses: looked at again
+                self._store.release(record_id, owner, unknown_since_ms=None)
+            return Recovery.NOT_DONE
+        self._release(claim, unknown_since)
+        return Recovery.STILL_UNKNOWN
 
     def _claim_existing(
         self, request: IdempotentRequest, existing: IdempotencyRecord | None, owner: str, lease_until: int, now: int
@@ -153,10 +280,10 @@ class IdempotencyEngine:
         """The key is live: replay it, refuse (reused / in use), or take it over if its holder is gone."""
         if existing is None or existing.is_expired(now) or existing.status is Status.COMPLETED:
             return self._answer_existing(request, existing, now)
-        if existing.fingerprint != request.fingerprint:
+        if not request.matches(existing.fingerprint):
             raise KeyReused()
         if existing.lease_active(now):
-            raise KeyInUse(_seconds_until(existing.lease_expires_at_ms, now))
+            raise KeyInUse(self._in_flight.retry_after_seconds)
         if self._reference_outlived(existing, lease_until):
             raise ReferenceExpired()
         return self._take_over(request, existing, owner, lease_until, now)
@@ -168,6 +295,11 @@ class IdempotencyEngine:
             return False
         return created + self._reference_window_ms < lease_until
 
+    def _expiry(self, now: int, lease_until: int) -> int:
+        # Never before the lease ends: a key that expired under a live owner would be claimed afresh
+        # under a new reference, and the processor would charge twice.
+        return max(now // 1000 + self._retention_s, -(-lease_until // 1000) + 1)
+
     def _lease_ms(self, remaining_ms: int | None) -> int:
         if remaining_ms is None:
             return self._default_lease_ms
@@ -178,18 +310,18 @@ class IdempotencyEngine:
         if existing is None or existing.is_expired(now):
             # Changed under us between two conditional writes: let the client retry.
             raise KeyInUse(1)
-        if existing.fingerprint != request.fingerprint:
+        if not request.matches(existing.fingerprint):
             raise KeyReused()
         if existing.status is Status.COMPLETED and existing.result is not None:
             if self._cache is not None:
                 self._cache.put(existing)
             return Outcome(existing.result, replayed=True, record_id=existing.record_id)
-        raise KeyInUse(_seconds_until(existing.lease_expires_at_ms, now) if existing.lease_active(now) else 1)
+        raise KeyInUse(self._in_flight.retry_after_seconds if existing.lease_active(now) else 1)
 
     def _take_over(
         self, request: IdempotentRequest, existing: IdempotencyRecord, owner: str, lease_until: int, now: int
     ) -> Claim | Outcome:
-        expires_at = now // 1000 + self._retention_s  # a key never expires under a live owner
+        expires_at = self._expiry(now, lease_until)  # retention restarts with every new owner
         try:
             self._store.take_over(existing, owner, lease_until, now, expires_at)
         except StoreUnavailable as exc:
@@ -219,23 +351,40 @@ class IdempotencyEngine:
         except Exception:
             self._release(claim)
             raise
+        committed, current = self._commit(claim, completion)
+        if not committed:
+            # Fenced: my lease ran out and another invocation owns the key. Write nothing more.
+            return self._answer_existing(request, current, self._clock.now_ms())
+        return self._completed(request, claim, completion)
+
+    def _commit(self, claim: Claim, completion: Completion) -> tuple[bool, IdempotencyRecord | None]:
+        """Record the completion if the key is still mine: (True, None), or (False, the record as it is now).
+
+        WriteRejected after giving the key back as the completion asked; TemporarilyUnavailable if unknown."""
         try:
             self._store.complete(claim.record_id, claim.owner, completion.result, completion.writes)
         except RecordConflict as conflict:
-            # Fenced: my lease ran out and another invocation owns the key. Write nothing more.
-            return self._answer_existing(request, conflict.current, self._clock.now_ms())
+            current = conflict.current
+            # The SDK may have re-sent our own completion after losing its first answer: then it is ours.
+            return self._completed_by(current, claim), current
         except WriteRejected:
             # The transaction applied nothing: the key must not stay held until its lease ends.
-            give_back = self._store.forget if completion.if_rejected == "forget" else self._store.release
-            self._quietly(give_back, claim)
+            if completion.if_rejected == "forget":
+                self._quietly(self._store.forget, claim)
+            else:
+                self._release(claim)
             raise
         except StoreUnavailable as exc:
             retry_after, current = self._release(claim)
-            if current is not None and current.status is Status.COMPLETED and current.owner == claim.owner:
+            if self._completed_by(current, claim):
                 # The commit went through although its answer was lost: that result is ours.
-                return self._completed(request, claim, completion)
+                return True, None
             raise TemporarilyUnavailable(retry_after) from exc
-        return self._completed(request, claim, completion)
+        return True, None
+
+    @staticmethod
+    def _completed_by(current: IdempotencyRecord | None, claim: Claim) -> bool:
+        return current is not None and current.status is Status.COMPLETED and current.owner == claim.owner
 
     def _completed(self, request: IdempotentRequest, claim: Claim, completion: Completion) -> Outcome:
         if self._cache is not None:
@@ -254,17 +403,19 @@ class IdempotencyEngine:
     def _release_unknown(self, record_id: str, owner: str, lease_until: int, now: int) -> int:
         """After a claim whose outcome is unknown: release it if it applied. Returns an honest Retry-After."""
         try:
-            self._store.release(record_id, owner)
+            self._store.release(record_id, owner, unknown_since_ms=now)
         except RecordConflict:
             return 1  # it never applied (or is no longer ours): nothing holds the key for us
         except StoreUnavailable:
             return _seconds_until(lease_until, now)  # it may hold the key until its lease ends
         return 1
 
-    def _release(self, claim: Claim) -> tuple[int, IdempotencyRecord | None]:
-        """Give the key back. Returns seconds until a retry can take it, and the record if no longer mine."""
+    def _release(self, claim: Claim, unknown_since_ms: int | None = None) -> tuple[int, IdempotencyRecord | None]:
+        """Give the key back, its outcome unknown (since now, unless told). Returns seconds until a retry can
+        take it, and the record if no longer mine."""
+        since = unknown_since_ms if unknown_since_ms is not None else self._clock.now_ms()
         try:
-            self._store.release(claim.record_id, claim.owner)
+            self._store.release(claim.record_id, claim.owner, unknown_since_ms=since)
         except StoreUnavailable:
             return _seconds_until(claim.lease_expires_at_ms, self._clock.now_ms()), None
         except RecordConflict as conflict:

@@ -16,6 +16,14 @@ class InMemoryStore:
         self._lock = threading.Lock()
         self.records: dict[str, IdempotencyRecord] = {}
         self.applied: list[object] = []  # business writes committed with a completion
+        self.unknown_since: dict[str, int] = {}  # the recovery index: record id -> outcome unknown since (ms)
+
+    def get(self, record_id: str) -> IdempotencyRecord | None:
+        with self._lock:
+            record = self.records.get(record_id)
+            if record is None:
+                return None
+            return record.model_copy(update={"unknown_since_ms": self.unknown_since.get(record_id)})
 
     def put_new(self, record: IdempotencyRecord, now_ms: int) -> None:
         with self._lock:
@@ -23,6 +31,7 @@ class InMemoryStore:
             if current is not None and not current.is_expired(now_ms):
                 raise RecordConflict(current)
             self.records[record.record_id] = record
+            self._index(record.record_id, record.lease_expires_at_ms)
 
     def take_over(
         self, existing: IdempotencyRecord, owner: str, lease_expires_at_ms: int, now_ms: int, expires_at: int
@@ -48,6 +57,7 @@ class InMemoryStore:
                     "expires_at": expires_at,
                 }
             )
+            self._index(current.record_id, lease_expires_at_ms)
 
     def complete(self, record_id: str, owner: str, result: str, writes: Sequence[object]) -> None:
         with self._lock:
@@ -59,18 +69,36 @@ class InMemoryStore:
             self.records[record_id] = current.model_copy(
                 update={"status": Status.COMPLETED, "result": result, "lease_expires_at_ms": None}
             )
+            self._index(record_id, None)
 
-    def release(self, record_id: str, owner: str) -> None:
+    def release(self, record_id: str, owner: str, unknown_since_ms: int | None = None) -> None:
         with self._lock:
             current = self._owned(record_id, owner)
             self.records[record_id] = current.model_copy(
                 update={"status": Status.RELEASED, "owner": None, "lease_expires_at_ms": None}
             )
+            self._index(record_id, unknown_since_ms)
 
     def forget(self, record_id: str, owner: str) -> None:
         with self._lock:
             self._owned(record_id, owner)
             del self.records[record_id]
+            self._index(record_id, None)
+
+    def unresolved(self, unknown_before_ms: int, limit: int) -> list[str]:
+        with self._lock:
+            due = sorted((since, rid) for rid, since in self.unknown_since.items() if since <= unknown_before_ms)
+            return [rid for _, rid in due[:limit]]
+
+    def count_unresolved(self, unknown_before_ms: int, cap: int) -> int:
+        with self._lock:
+            return min(cap, sum(1 for since in self.unknown_since.values() if since <= unknown_before_ms))
+
+    def _index(self, record_id: str, unknown_since_ms: int | None) -> None:
+        if unknown_since_ms is None:
+            self.unknown_since.pop(record_id, None)
+        else:
+            self.unknown_since[record_id] = unknown_since_ms
 
     def _owned(self, record_id: str, owner: str) -> IdempotencyRecord:
         current = self.records.get(record_id)

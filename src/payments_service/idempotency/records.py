@@ -31,9 +31,12 @@ class IdempotencyRecord(BaseModel):
     # What a recovery job needs to finish the work without the original request.
     operation: str = ""
     payload: str = ""
+    scope: str = ""  # whose key it is (the record id is only a hash of scope and key)
     owner: str | None = None
     lease_expires_at_ms: int | None = None
     result: str | None = None  # opaque to the engine: whatever the caller recorded on completion
+    # Since when the outcome downstream is unknown, as the store's recovery index has it (None: not in it).
+    unknown_since_ms: int | None = None
 
     def is_expired(self, now_ms: int) -> bool:
         # DynamoDB TTL deletes lazily (up to days late), so expiry is checked, never assumed.

@@ -29,22 +29,39 @@ class WriteRejected(Exception):
 
 
 class IdempotencyStore(Protocol):
+    def get(self, record_id: str) -> IdempotencyRecord | None:
+        """The record as last written (a consistent read), or None. StoreUnavailable on a transient failure."""
+
     def put_new(self, record: IdempotencyRecord, now_ms: int) -> None:
-        """Create the record unless a live one exists (absent or past retention). RecordConflict otherwise."""
+        """Create the record unless a live one exists (absent or past retention). RecordConflict otherwise.
+
+        An IN_PROGRESS record is unresolved from its lease's end on, until completed, forgotten or released
+        as resolved: a holder that dies is found by a recovery job without a scan."""
 
     def take_over(
         self, existing: IdempotencyRecord, owner: str, lease_expires_at_ms: int, now_ms: int, expires_at: int
     ) -> None:
         """Own `existing` if it is still RELEASED, or IN_PROGRESS with its lease ended; renew its retention to
-        `expires_at`. RecordConflict otherwise."""
+        `expires_at`; unresolved from the new lease's end on. RecordConflict otherwise."""
 
     def complete(self, record_id: str, owner: str, result: str, writes: Sequence[object]) -> None:
         """Mark COMPLETED with `result` and apply the typed business `writes` atomically, if I still own it.
 
         RecordConflict if the key is no longer mine; WriteRejected if a write's own condition failed."""
 
-    def release(self, record_id: str, owner: str) -> None:
-        """Mark RELEASED (keeping fingerprint, reference and input), if I still own it."""
+    def release(self, record_id: str, owner: str, unknown_since_ms: int | None = None) -> None:
+        """Mark RELEASED (keeping fingerprint, reference and input), if I still own it.
+
+        unknown_since_ms: the downstream outcome is unknown since then, so a recovery job should look
+        at it once it is old enough; None: nothing happened downstream, nothing to recover (only a
+        client's retry resumes the key)."""
+
+    def unresolved(self, unknown_before_ms: int, limit: int) -> list[str]:
+        """Ids of records whose outcome is unknown since before `unknown_before_ms` (released for it, or
+        in progress with the lease ended then), oldest first, at most `limit`. An index, never a scan."""
+
+    def count_unresolved(self, unknown_before_ms: int, cap: int) -> int:
+        """How many records are unknown since before `unknown_before_ms`, counting no further than `cap`."""
 
     def forget(self, record_id: str, owner: str) -> None:
         """Delete the record, if I still own it and it is in progress."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..domain.payments import RecordDecline, RecordPayment, payment_id_for, rfc3339
 from ..domain.processor import (
+    Charge,
     Declined,
     InvalidPaymentRequest,
     InvalidPaymentSource,
@@ -36,8 +37,38 @@ class PaymentResult:
 
 def idempotent_request(merchant: str, key: str, request: CreatePaymentRequest) -> IdempotentRequest:
     """The same for every transport: an HTTP request and a queued message with one key are one payment."""
-    payload = canonical_json(request.model_dump(mode="json"))
-    return IdempotentRequest(scope=merchant, key=key, operation=OPERATION, payload=payload)
+    # The client's explicit input only (a value equal to its default is as if unsent): a deploy that
+    # adds an optional field leaves every live key's fingerprint as it was.
+    payload = canonical_json(request.model_dump(mode="json", exclude_defaults=True))
+    # Keys claimed before fingerprints were versioned hashed the dump with defaults.
+    unversioned = canonical_json(request.model_dump(mode="json"))
+    return IdempotentRequest(
+        scope=merchant, key=key, operation=OPERATION, payload=payload, unversioned_payload=unversioned
+    )
+
+
+def request_from_payload(payload: str) -> CreatePaymentRequest:
+    """The request as stored with its key at claim (the client's explicit input), defaults restored."""
+    return CreatePaymentRequest.model_validate_json(payload)
+
+
+def charged(merchant: str, request: CreatePaymentRequest, reference: str, charge: Charge, now_ms: int) -> Completion:
+    """What a charge completes with: the payment record and its 201, committed together. The one builder,
+    for the request itself and for a recovery finishing it later: same payment id (from the reference),
+    same recorded JSON."""
+    payment = StoredPayment(
+        id=payment_id_for(reference),
+        merchant_id=merchant,
+        processor_payment_id=charge.id,
+        amount=request.amount,
+        currency=request.currency,
+        description=request.description,
+        metadata=request.metadata,
+        created_at=rfc3339(now_ms),
+    )
+    recorded = RecordedPayment(outcome="created", payment_id=payment.id, payment_json=payment.public_json())
+    # Charged: if the record is refused, keep the reference (release) so a retry cannot charge anew.
+    return Completion(recorded.model_dump_json(), writes=(RecordPayment(payment),), if_rejected="release")
 
 
 class CreatePayment:
@@ -81,19 +112,7 @@ class CreatePayment:
                 )
                 recorded = RecordedPayment(outcome="declined", decline_code=decline.decline_code)
                 return Completion(recorded.model_dump_json(), writes=(RecordDecline(declined),), if_rejected="release")
-            payment = StoredPayment(
-                id=payment_id_for(claim.reference),
-                merchant_id=merchant,
-                processor_payment_id=charge.id,
-                amount=request.amount,
-                currency=request.currency,
-                description=request.description,
-                metadata=request.metadata,
-                created_at=rfc3339(self._clock.now_ms()),
-            )
-            recorded = RecordedPayment(outcome="created", payment_id=payment.id, payment_json=payment.public_json())
-            # Charged: if the record is refused, keep the reference (release) so a retry cannot charge anew.
-            return Completion(recorded.model_dump_json(), writes=(RecordPayment(payment),), if_rejected="release")
+            return charged(merchant, request, claim.reference, charge, self._clock.now_ms())
 
         try:
             outcome = self._engine.run(

@@ -17,14 +17,18 @@ from stripe.params import PaymentIntentCreateParams, RefundCreateParams
 
 from ..domain.processor import (
     Charge,
+    Charged,
     Declined,
     InvalidPaymentRequest,
     InvalidPaymentSource,
+    Lookup,
+    NotCharged,
     ProcessorIdempotencyError,
     ProcessorMisconfigured,
     ProcessorRefund,
     ProcessorUnavailable,
     RefundRefused,
+    Unknown,
 )
 
 DEFAULT_API_BASE = "https://api.stripe.com"
@@ -119,6 +123,24 @@ class StripeProcessor:
         if refund.status in ("failed", "canceled"):
             raise RefundRefused(refund.failure_reason or "refund_failed")
         return ProcessorRefund(id=refund.id)  # succeeded, or pending: Stripe has accepted it
+
+    def find(self, reference: str) -> Lookup:
+        """The PaymentIntent made under `reference`, through Stripe's search on our metadata.
+
+        Search is eventually consistent: NotCharged is only trustworthy for references older than its
+        indexing delay, which the reconciler's minimum age accounts for (RECONCILER_MIN_AGE_SECONDS)."""
+        retries, per_attempt_s = attempt_plan(None, self._max_retries, self._attempt_timeout_s) or (0, 1.0)
+        query = f"metadata['idempotency_reference']:'{reference}'"  # references are [0-9a-f-]: nothing to escape
+        try:
+            found = self._client(retries, per_attempt_s).v1.payment_intents.search({"query": query, "limit": 10})
+        except stripe.StripeError:
+            return Unknown()
+        intents = list(found.data)
+        if any(intent.status == "succeeded" for intent in intents):
+            return Charged(Charge(id=next(i.id for i in intents if i.status == "succeeded")))
+        if any(intent.status in ("processing", "requires_capture") for intent in intents):
+            return Unknown()  # the money may still move
+        return NotCharged()
 
     def _client(self, retries: int, per_attempt_s: float) -> stripe.StripeClient:
         # Built per call: the timeout depends on the time left, and the key may have been rotated. Cheap; the

@@ -1,0 +1,119 @@
+"""`payments-admin key show|reconcile --merchant M --key K`, against the local run or a deployed stack.
+
+Exit status: 0 done, 1 no such key, 2 usage or connection errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from typing import Any, TextIO
+
+from .target import Target, TargetError, local, stack
+
+OK, NOT_FOUND, USAGE = 0, 1, 2
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="payments-admin", description=__doc__)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--endpoint", help="a local DynamoDB, e.g. http://127.0.0.1:8000 (make dynamodb)")
+    where.add_argument("--stack", help="a deployed stack: table names from its CloudFormation outputs")
+    p.add_argument("--prefix", default="local", help="with --endpoint: table name prefix (default: local)")
+    p.add_argument("--region", help="with --stack: the stack's region (default: your AWS configuration)")
+    nouns = p.add_subparsers(dest="noun", required=True)
+    key = nouns.add_parser("key", help="one idempotency key").add_subparsers(dest="verb", required=True)
+    for verb, help_text in (
+        ("show", "status, lease, reference, payment id, expiry"),
+        ("reconcile", "look the key's reference up at the processor and finish or leave the key, now"),
+    ):
+        cmd = key.add_parser(verb, help=help_text)
+        cmd.add_argument("--merchant", required=True, help="the merchant id as the API sees it (e.g. an IAM ARN)")
+        cmd.add_argument("--key", required=True, help="the Idempotency-Key the client sent")
+        cmd.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
+def _when(epoch_ms: int | None) -> str | None:
+    if epoch_ms is None:
+        return None
+    return datetime.datetime.fromtimestamp(epoch_ms / 1000, datetime.UTC).isoformat(timespec="milliseconds")
+
+
+def describe(record: Any, now_ms: int) -> dict[str, Any]:
+    """What an operator needs to know about a key, from its stored record."""
+    from payments_service.domain.payments import payment_id_for
+    from payments_service.models.payments import RecordedPayment
+
+    recorded = RecordedPayment.model_validate_json(record.result) if record.result else None
+    lease_ms = record.lease_expires_at_ms
+    return {
+        "record_id": record.record_id,
+        "status": record.status.value,
+        "outcome": recorded.outcome if recorded else None,
+        "lease_until": _when(lease_ms),
+        "lease_live": record.lease_active(now_ms),
+        "reference": record.reference,
+        # Recorded once completed; until then the id a completion will have (derived from the reference).
+        "payment_id": recorded.payment_id if recorded else payment_id_for(record.reference),
+        "payment_recorded": bool(recorded and recorded.payment_id),
+        "decline_code": recorded.decline_code if recorded else None,
+        "unknown_since": _when(record.unknown_since_ms),
+        "expires_at": _when(record.expires_at * 1000),
+        "expired": record.is_expired(now_ms),
+        "operation": record.operation or None,
+    }
+
+
+def _print(facts: dict[str, Any], as_json: bool, out: TextIO) -> None:
+    if as_json:
+        print(json.dumps(facts, indent=2), file=out)
+        return
+    width = max(len(k) for k in facts)
+    for name, value in facts.items():
+        shown = "-" if value is None else str(value).lower() if isinstance(value, bool) else value
+        print(f"{name.replace('_', ' '):<{width}}  {shown}", file=out)
+
+
+def run(args: argparse.Namespace, target: Target, out: TextIO) -> int:
+    from payments_service import bootstrap
+    from payments_service.dal.idempotency_table import DynamoDBIdempotencyStore
+    from payments_service.idempotency.clock import SystemClock
+    from payments_service.idempotency.keys import record_id
+    from payments_service.models.settings import Settings
+
+    client = target.dynamodb()
+    settings = Settings.from_env(target.environment())
+    store = DynamoDBIdempotencyStore(lambda: client, settings.idempotency_table)
+    rid = record_id(args.merchant, args.key)
+    facts: dict[str, Any] = {"merchant": args.merchant, "key": args.key}
+    if args.verb == "reconcile":
+        container = bootstrap.build(settings, client=lambda: client)
+        facts["reconciled"] = container.reconcile.key(rid)
+    record = store.get(rid)
+    if record is None:
+        facts["status"] = "absent"
+        _print(facts, args.json, out)
+        return NOT_FOUND
+    _print(facts | describe(record, SystemClock().now_ms()), args.json, out)
+    return OK
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    args = parser().parse_args(argv)
+    try:
+        target = local(args.endpoint, args.prefix) if args.endpoint else stack(args.stack, args.region)
+        return run(args, target, out)
+    except TargetError as error:
+        print(f"payments-admin: {error}", file=sys.stderr)
+        return USAGE
+    except Exception as error:  # connection refused, missing table...: say what, not a traceback
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not isinstance(error, (BotoCoreError, ClientError)):
+            raise
+        print(f"payments-admin: {type(error).__name__}: {error}", file=sys.stderr)
+        return USAGE
