@@ -6,6 +6,7 @@ import copy
 import json
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,25 @@ def get_refund_event(payment_id: str, refund_id: str, merchant: str | None = MER
 
 def list_payments_event(merchant: str | None = MERCHANT_A, **query: str) -> dict[str, Any]:
     return _with_query(_at(copy.deepcopy(load_event("list_payments")), "/payments", None, merchant), query)
+
+
+def race(invoke: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Send every event at once, each from its own thread; the answers in order."""
+    start = threading.Barrier(len(events))
+
+    def send(event: dict[str, Any]) -> dict[str, Any]:
+        start.wait(10)  # all fire together
+        return invoke(event)
+
+    with ThreadPoolExecutor(len(events)) as pool:
+        return list(pool.map(send, events))
+
+
+def stored_payment(dynamodb: Any, settings: Any, pid: str) -> Any:
+    """(raw item, parsed payment) of a payment, read consistently."""
+    from payments_service.dal.payments_table import from_item as payment_from_item
+
+    item = dynamodb.client.get_item(
+        TableName=settings.payments_table, Key={"payment_id": {"S": pid}}, ConsistentRead=True
+    )["Item"]
+    return item, payment_from_item(item)

@@ -1,5 +1,6 @@
 """`make run PAYMENT_PROCESSOR=stripe` against the Stripe test double, checked by `idempotency-check --sources
-stripe-double`: every check passes, and at the double each PaymentIntent has its own single Idempotency-Key."""
+stripe-double`: every check passes, and at the double each PaymentIntent and each Refund has its own single
+Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.stripe_double import StripeDouble
+from tests.stripe_double import Endpoint, StripeDouble
 from tests.stripe_double.server import TEST_KEY
 
 from .conftest import ROOT, no_aws_environment, serving
@@ -32,7 +33,7 @@ def stripe_server(double: StripeDouble, tmp_path_factory: pytest.TempPathFactory
         yield url
 
 
-def test_the_local_stripe_run_passes_every_check_with_one_key_per_payment_intent(
+def test_the_local_stripe_run_passes_every_check_with_one_key_per_payment_intent_and_refund(
     stripe_server: str, double: StripeDouble
 ) -> None:
     done = subprocess.run(
@@ -52,3 +53,10 @@ def test_the_local_stripe_run_passes_every_check_with_one_key_per_payment_intent
     per_reference = Counter(i["metadata"]["idempotency_reference"] for i in intents)
     assert set(per_reference.values()) == {1}
     assert {s.idempotency_key for s in executed} == set(per_reference)
+    # Refunds alike: one Refund per key that executed, and every Refund under one key only.
+    refunds: list[dict[str, Any]] = double.refunds
+    refunded = [s for s in double.requests(Endpoint.REFUNDS) if not s.replayed and s.status == 200]
+    assert len(refunds) == len(refunded) >= 10
+    per_refund_reference = Counter(r["metadata"]["idempotency_reference"] for r in refunds)
+    assert set(per_refund_reference.values()) == {1}
+    assert {s.idempotency_key for s in refunded} == set(per_refund_reference)

@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from payments_service.dal.payments_table import from_item
-from tests.support import list_refunds_event, payment_event, refund_event, unique, visa
+from tests.support import list_refunds_event, payment_event, race, refund_event, stored_payment, unique, visa
 
 AMOUNT = 10_000
 RACERS = 20
-
-
-def _race(invoke: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    start = threading.Barrier(len(events))
-
-    def send(event: dict[str, Any]) -> dict[str, Any]:
-        start.wait(10)  # all fire together
-        return invoke(event)
-
-    with ThreadPoolExecutor(len(events)) as pool:
-        return list(pool.map(send, events))
-
-
-def _stored(dynamodb: Any, settings: Any, pid: str) -> Any:
-    item = dynamodb.client.get_item(
-        TableName=settings.payments_table, Key={"payment_id": {"S": pid}}, ConsistentRead=True
-    )["Item"]
-    return item, from_item(item)
 
 
 def test_twenty_concurrent_refunds_of_ten_percent_refund_exactly_the_amount(
@@ -39,7 +18,7 @@ def test_twenty_concurrent_refunds_of_ten_percent_refund_exactly_the_amount(
     pid = json.loads(invoke(payment_event(unique("k"), visa(AMOUNT), merchant=who))["body"])["id"]
     events = [refund_event(pid, unique(f"r{i}"), {"amount": AMOUNT // 10}, merchant=who) for i in range(RACERS)]
     # When 20 refunds of 10 % with distinct keys race
-    answers = _race(invoke, events)
+    answers = race(invoke, events)
     # Then exactly 10 succeed and 10 are told what remains (nothing), none fails otherwise
     created = [a for a in answers if a["statusCode"] == 201]
     refused = [a for a in answers if a["statusCode"] == 409]
@@ -53,13 +32,13 @@ def test_twenty_concurrent_refunds_of_ten_percent_refund_exactly_the_amount(
     assert len({r["id"] for r in refunds}) == 10
     assert len(processor.refunds) == 10 and processor.refund_calls == 10
     assert sum(amount for _, _, amount in processor.refunds.values()) == AMOUNT
-    item, stored = _stored(dynamodb, settings, pid)
+    item, stored = stored_payment(dynamodb, settings, pid)
     assert (stored.amount_refunded, stored.amount_pending, int(item["available"]["N"])) == (AMOUNT, 0, 0)
     assert stored.reservations == {}
     listed = json.loads(invoke(list_refunds_event(pid, who, limit="100"))["body"])
     assert sorted(r["id"] for r in listed["data"]) == sorted(r["id"] for r in refunds)
     # And duplicates of every request, racing again, replay the same bytes and refund nothing more
-    again = _race(invoke, events)
+    again = race(invoke, events)
     for first, replay in zip(answers, again, strict=True):
         assert (replay["statusCode"], replay["body"]) == (first["statusCode"], first["body"]) or (
             first["statusCode"] == 409 and replay["statusCode"] == 409  # refusals are not recorded: re-evaluated
@@ -75,7 +54,7 @@ def test_concurrent_duplicates_of_one_refund_refund_once_and_agree(
     who = f"arn:aws:iam::111111111111:user/{unique('m')}"
     pid = json.loads(invoke(payment_event(unique("k"), visa(AMOUNT), merchant=who))["body"])["id"]
     event = refund_event(pid, unique("r"), {"amount": 700}, merchant=who)
-    answers = _race(invoke, [event] * 16)
+    answers = race(invoke, [event] * 16)
     statuses = [a["statusCode"] for a in answers]
     assert set(statuses) <= {201, 409}, statuses
     created = [a for a in answers if a["statusCode"] == 201]
@@ -83,7 +62,7 @@ def test_concurrent_duplicates_of_one_refund_refund_once_and_agree(
     assert len(originals) == 1 and {a["body"] for a in created} == {originals[0]["body"]}
     for conflict in (a for a in answers if a["statusCode"] == 409):
         assert json.loads(conflict["body"])["type"].endswith("idempotency-key-in-use")
-    _, stored = _stored(dynamodb, settings, pid)
+    _, stored = stored_payment(dynamodb, settings, pid)
     assert (stored.amount_refunded, stored.amount_pending) == (700, 0)
     assert len(processor.refunds) == 1
 
@@ -94,11 +73,11 @@ def test_concurrent_refunds_of_all_that_remains_give_it_to_exactly_one(
     who = f"arn:aws:iam::111111111111:user/{unique('m')}"
     pid = json.loads(invoke(payment_event(unique("k"), visa(AMOUNT), merchant=who))["body"])["id"]
     assert invoke(refund_event(pid, unique("r"), {"amount": 1234}, merchant=who))["statusCode"] == 201
-    answers = _race(invoke, [refund_event(pid, unique(f"all{i}"), {}, merchant=who) for i in range(8)])
+    answers = race(invoke, [refund_event(pid, unique(f"all{i}"), {}, merchant=who) for i in range(8)])
     created = [json.loads(a["body"]) for a in answers if a["statusCode"] == 201]
     assert [r["amount"] for r in created] == [AMOUNT - 1234], [a["statusCode"] for a in answers]
     for answer in (a for a in answers if a["statusCode"] != 201):
         assert answer["statusCode"] == 409 and json.loads(answer["body"])["remaining_amount"] == 0
-    _, stored = _stored(dynamodb, settings, pid)
+    _, stored = stored_payment(dynamodb, settings, pid)
     assert (stored.amount_refunded, stored.amount_pending) == (AMOUNT, 0)
     assert sum(amount for _, _, amount in processor.refunds.values()) == AMOUNT

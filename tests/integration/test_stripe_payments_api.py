@@ -173,7 +173,7 @@ def test_after_a_stripe_500_every_retry_stays_503_under_the_same_reference_and_n
     # Given Stripe created the PaymentIntent, then failed with a 500 that it saved under our key
     merchant, key = new_merchant(), unique("k")
     event = payment_event(key, card(), merchant=merchant)
-    stripe_double.arm(Fault.SERVER_ERROR, create_intent=True)
+    stripe_double.arm(Fault.SERVER_ERROR, create=True)
     assert invoke(event)["statusCode"] == 503
     reference = record(dynamodb, settings, merchant, key).reference
     # When the client retries (each a takeover of the released key)

@@ -106,7 +106,7 @@ def test_a_429_is_unavailable(stripe_double: Any) -> None:
 
 def test_a_5xx_is_unavailable_and_stripe_keeps_answering_it_under_that_reference(stripe_double: Any) -> None:
     processor, ref = adapter(stripe_double), unique("ref")
-    stripe_double.arm(Fault.SERVER_ERROR, create_intent=True)
+    stripe_double.arm(Fault.SERVER_ERROR, create=True)
     with pytest.raises(ProcessorUnavailable):
         charge(processor, ref)
     # The SDK retried (same key) and got the saved 500 each time; so does a later call of ours.

@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         double.stop()
-        print(f"stopped; {len(double.intents)} PaymentIntents were created", flush=True)
+        print(
+            f"stopped; {len(double.intents)} PaymentIntents and {len(double.refunds)} Refunds were created", flush=True
+        )
     return 0
 
 

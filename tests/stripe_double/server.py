@@ -1,14 +1,20 @@
 """A Stripe test double: an HTTP server on 127.0.0.1 that the real `stripe` SDK talks to (STRIPE_API_BASE).
 
-It implements what issue 9 relies on, with the semantics Stripe documents:
+It implements what issues 9 and 12 rely on, with the semantics Stripe documents:
 - POST /v1/payment_intents with confirm=true: the test payment method decides the outcome.
-- Idempotency: a result is saved per (API key, Idempotency-Key) once the endpoint has started
-  executing, declines and 5xx included, and replayed with `Idempotent-Replayed: true`; the same key
-  with other parameters is a 400 `idempotency_error`; a request arriving while the first one with its
-  key runs gets a 409. Parameter validation failures, 401/403 and 429 are not saved (the endpoint
-  never started), so they can be retried with the same key.
-- Faults armed by a test: the answer lost after the PaymentIntent was created, a 5xx (saved under the
-  key, with or without a PaymentIntent behind it), a slow answer, a 429, an idempotency_error.
+- POST /v1/refunds with payment_intent (and amount, else all that remains): refunds a succeeded
+  PaymentIntent, never beyond what remains unrefunded on it (400 `amount_too_large`; nothing left:
+  `charge_already_refunded`); an unknown PaymentIntent is a 400 `resource_missing`, one that has not
+  succeeded a 400 `payment_intent_unexpected_state`.
+- Idempotency, the same for both endpoints: a result is saved per (API key, Idempotency-Key) once the
+  endpoint has started executing, declines, refusals of the refund and 5xx included, and replayed with
+  `Idempotent-Replayed: true`; the same key with other parameters (or on the other endpoint) is a 400
+  `idempotency_error`; a request arriving while the first one with its key runs gets a 409. Parameter
+  validation failures, 401/403 and 429 are not saved (the endpoint never started), so they can be
+  retried with the same key.
+- Faults armed by a test, per endpoint: the answer lost after the object was created, a 5xx (saved
+  under the key, with or without a PaymentIntent or Refund behind it), a slow answer, a 429, an
+  idempotency_error.
 
 Not a Stripe emulator: no other endpoint, no webhooks, no search. Stripe's own stripe-mock does not
 keep state or idempotency, which is why this double exists.
@@ -45,6 +51,11 @@ METHODS: dict[str, tuple[str, str | None, str | None]] = {
 }
 
 
+class Endpoint(enum.StrEnum):
+    PAYMENT_INTENTS = "/v1/payment_intents"
+    REFUNDS = "/v1/refunds"
+
+
 class Fault(enum.StrEnum):
     LOSE_ANSWER = "lose_answer"  # processed (and saved) normally, then the connection drops unanswered
     SERVER_ERROR = "server_error"  # the execution fails with a 500, saved under the key
@@ -56,13 +67,14 @@ class Fault(enum.StrEnum):
 @dataclass(frozen=True)
 class ArmedFault:
     fault: Fault
+    endpoint: Endpoint
     seconds: float = 0.0
-    create_intent: bool = False  # SERVER_ERROR: the PaymentIntent was created before the failure
+    create: bool = False  # SERVER_ERROR: the PaymentIntent or Refund was created before the failure
 
 
 @dataclass(frozen=True)
 class SeenRequest:
-    """One POST /v1/payment_intents as the double received and answered it."""
+    """One POST to an endpoint as the double received and answered it."""
 
     idempotency_key: str | None
     params: dict[str, str]
@@ -73,6 +85,7 @@ class SeenRequest:
 
 @dataclass
 class _Saved:
+    endpoint: Endpoint
     params: dict[str, str]
     status: int
     body: bytes
@@ -82,9 +95,12 @@ class _Saved:
 class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunded: dict[str, int] = field(default_factory=dict)  # per PaymentIntent id
+    # Keys are per account, not per endpoint, as at Stripe.
     saved: dict[tuple[str, str], _Saved] = field(default_factory=dict)
     in_flight: set[tuple[str, str]] = field(default_factory=set)
-    seen: list[SeenRequest] = field(default_factory=list)
+    seen: dict[Endpoint, list[SeenRequest]] = field(default_factory=lambda: {e: [] for e in Endpoint})
     faults: list[tuple[ArmedFault, Callable[[dict[str, str]], bool]]] = field(default_factory=list)
 
 
@@ -130,14 +146,15 @@ class StripeDouble:
         self,
         fault: Fault,
         *,
+        on: Endpoint = Endpoint.PAYMENT_INTENTS,
         seconds: float = 0.0,
-        create_intent: bool = False,
+        create: bool = False,
         times: int = 1,
         when: Callable[[dict[str, str]], bool] = lambda params: True,
     ) -> None:
-        """The next `times` requests matching `when` (on their form parameters) meet `fault`."""
+        """The next `times` requests to `on` matching `when` (on their form parameters) meet `fault`."""
         with self._state.lock:
-            self._state.faults.extend([(ArmedFault(fault, seconds, create_intent), when)] * times)
+            self._state.faults.extend([(ArmedFault(fault, on, seconds, create), when)] * times)
 
     @property
     def intents(self) -> list[dict[str, Any]]:
@@ -145,43 +162,56 @@ class StripeDouble:
             return [dict(intent) for intent in self._state.intents.values()]
 
     @property
-    def seen(self) -> list[SeenRequest]:
+    def refunds(self) -> list[dict[str, Any]]:
         with self._state.lock:
-            return list(self._state.seen)
+            return [dict(refund) for refund in self._state.refunds.values()]
 
-    def keys(self) -> set[str | None]:
-        """Every Idempotency-Key a PaymentIntent creation was sent with."""
-        return {request.idempotency_key for request in self.seen}
+    def amount_refunded(self, payment_intent: str) -> int:
+        with self._state.lock:
+            return self._state.refunded.get(payment_intent, 0)
+
+    @property
+    def seen(self) -> list[SeenRequest]:
+        """The POST /v1/payment_intents requests."""
+        return self.requests(Endpoint.PAYMENT_INTENTS)
+
+    def requests(self, endpoint: Endpoint) -> list[SeenRequest]:
+        with self._state.lock:
+            return list(self._state.seen[endpoint])
+
+    def keys(self, endpoint: Endpoint = Endpoint.PAYMENT_INTENTS) -> set[str | None]:
+        """Every Idempotency-Key a creation on `endpoint` (a PaymentIntent's by default) was sent with."""
+        return {request.idempotency_key for request in self.requests(endpoint)}
 
     # The server side.
 
-    def _take_fault(self, params: dict[str, str], kinds: set[Fault]) -> ArmedFault | None:
+    def _take_fault(self, endpoint: Endpoint, params: dict[str, str], kinds: set[Fault]) -> ArmedFault | None:
         with self._state.lock:
             for index, (armed, when) in enumerate(self._state.faults):
-                if armed.fault in kinds and when(params):
+                if armed.endpoint is endpoint and armed.fault in kinds and when(params):
                     del self._state.faults[index]
                     return armed
         return None
 
-    def create_payment_intent(
-        self, api_key: str, idempotency_key: str | None, params: dict[str, str]
+    def post(
+        self, endpoint: Endpoint, api_key: str, idempotency_key: str | None, params: dict[str, str]
     ) -> tuple[int, bytes, dict[str, str], bool]:
-        """(status, body, extra headers, answer lost?) for one POST /v1/payment_intents."""
-        status, body, headers = self._create(api_key, idempotency_key, params)
-        lost = self._take_fault(params, {Fault.LOSE_ANSWER}) is not None
+        """(status, body, extra headers, answer lost?) for one POST to `endpoint`."""
+        status, body, headers = self._create(endpoint, api_key, idempotency_key, params)
+        lost = self._take_fault(endpoint, params, {Fault.LOSE_ANSWER}) is not None
         replayed = headers.get("Idempotent-Replayed") == "true"
         with self._state.lock:
-            self._state.seen.append(SeenRequest(idempotency_key, params, status, replayed, not lost))
+            self._state.seen[endpoint].append(SeenRequest(idempotency_key, params, status, replayed, not lost))
         return status, body, headers, lost
 
     def _create(
-        self, api_key: str, idempotency_key: str | None, params: dict[str, str]
+        self, endpoint: Endpoint, api_key: str, idempotency_key: str | None, params: dict[str, str]
     ) -> tuple[int, bytes, dict[str, str]]:
-        refused = self._refusal(api_key, params)
+        refused = self._refusal(endpoint, api_key, params)
         if refused is not None:
             return (*_encode(*refused), {})
         if idempotency_key is None:
-            return (*_encode(*self._execute(params)), {})
+            return (*_encode(*self._execute(endpoint, params)), {})
         slot = (api_key, idempotency_key)
         with self._state.lock:
             saved = self._state.saved.get(slot)
@@ -196,42 +226,46 @@ class StripeDouble:
             if saved is None:
                 self._state.in_flight.add(slot)
         if saved is not None:
-            if saved.params != params:
+            if (saved.endpoint, saved.params) != (endpoint, params):
                 return (*_encode(*_mismatch(idempotency_key)), {})
             return saved.status, saved.body, {"Idempotent-Replayed": "true", "Idempotency-Key": idempotency_key}
         try:
-            status, body = _encode(*self._execute(params))
+            status, body = _encode(*self._execute(endpoint, params))
             with self._state.lock:
-                self._state.saved[slot] = _Saved(params, status, body)
+                self._state.saved[slot] = _Saved(endpoint, params, status, body)
         finally:
             with self._state.lock:
                 self._state.in_flight.discard(slot)
         return status, body, {"Idempotency-Key": idempotency_key}
 
-    def _refusal(self, api_key: str, params: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
+    def _refusal(self, endpoint: Endpoint, api_key: str, params: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
         """Answers given before the endpoint runs: never saved under the key."""
         if api_key not in (TEST_KEY, RESTRICTED_KEY):
             return _error(401, "invalid_request_error", "Invalid API Key provided: sk_test_****")
         if api_key == RESTRICTED_KEY:
             return _error(403, "invalid_request_error", "The provided key does not have the required permissions")
-        fault = self._take_fault(params, {Fault.RATE_LIMIT, Fault.IDEMPOTENCY_ERROR})
+        fault = self._take_fault(endpoint, params, {Fault.RATE_LIMIT, Fault.IDEMPOTENCY_ERROR})
         if fault is not None and fault.fault is Fault.RATE_LIMIT:
             return _error(429, "invalid_request_error", "Too many requests", code="rate_limit")
         if fault is not None:
             return _mismatch("(armed)")
-        return _invalid(params)
+        return _invalid_intent(params) if endpoint is Endpoint.PAYMENT_INTENTS else _invalid_refund(params)
 
-    def _execute(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        fault = self._take_fault(params, {Fault.SLOW, Fault.SERVER_ERROR})
+    def _execute(self, endpoint: Endpoint, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        fault = self._take_fault(endpoint, params, {Fault.SLOW, Fault.SERVER_ERROR})
         if fault is not None and fault.fault is Fault.SLOW:
             time.sleep(fault.seconds)
-            fault = self._take_fault(params, {Fault.SERVER_ERROR})
+            fault = self._take_fault(endpoint, params, {Fault.SERVER_ERROR})
+        run = self._execute_intent if endpoint is Endpoint.PAYMENT_INTENTS else self._execute_refund
+        if fault is not None:  # SERVER_ERROR
+            if fault.create:
+                run(params)
+            return _error(500, "api_error", "An unknown error occurred")
+        return run(params)
+
+    def _execute_intent(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if params["payment_method"] == "pm_card_slow":
             time.sleep(self.slow_seconds)
-        if fault is not None:  # SERVER_ERROR
-            if fault.create_intent:
-                self._new_intent(params)
-            return _error(500, "api_error", "An unknown error occurred")
         status, code, decline_code = METHODS[params["payment_method"]]
         intent = self._new_intent(params)
         if code is not None:
@@ -256,13 +290,69 @@ class StripeDouble:
             "status": "processing",
             "livemode": False,
             "created": int(time.time()),
-            "metadata": {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")},
+            "metadata": _metadata(params),
             "last_payment_error": None,
             "next_action": None,
         }
         with self._state.lock:
             self._state.intents[intent["id"]] = intent
         return intent
+
+    def _execute_refund(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        intent_id = params["payment_intent"]
+        with self._state.lock:  # checked and counted at once: racing refunds never exceed the PaymentIntent
+            intent = self._state.intents.get(intent_id)
+            if intent is None:
+                return _error(
+                    400,
+                    "invalid_request_error",
+                    f"No such payment_intent: '{intent_id}'",
+                    param="payment_intent",
+                    code="resource_missing",
+                )
+            if intent["status"] != "succeeded":
+                return _error(
+                    400,
+                    "invalid_request_error",
+                    f"This PaymentIntent ({intent_id}) does not have a successful charge to refund.",
+                    param="payment_intent",
+                    code="payment_intent_unexpected_state",
+                )
+            remaining = intent["amount"] - self._state.refunded.get(intent_id, 0)
+            amount = int(params.get("amount", remaining))
+            if remaining == 0:
+                return _error(
+                    400,
+                    "invalid_request_error",
+                    f"PaymentIntent {intent_id} has already been refunded.",
+                    code="charge_already_refunded",
+                )
+            if amount > remaining:
+                return _error(
+                    400,
+                    "invalid_request_error",
+                    f"Refund amount ({amount}) is greater than unrefunded amount on charge ({remaining})",
+                    param="amount",
+                    code="amount_too_large",
+                )
+            self._state.refunded[intent_id] = self._state.refunded.get(intent_id, 0) + amount
+            refund: dict[str, Any] = {
+                "id": "re_" + secrets.token_hex(12),
+                "object": "refund",
+                "amount": amount,
+                "currency": intent["currency"],
+                "payment_intent": intent_id,
+                "status": "succeeded",
+                "reason": params.get("reason"),
+                "created": int(time.time()),
+                "metadata": _metadata(params),
+            }
+            self._state.refunds[refund["id"]] = refund
+        return 200, refund
+
+
+def _metadata(params: dict[str, str]) -> dict[str, str]:
+    return {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")}
 
 
 def _mismatch(key: str) -> tuple[int, dict[str, Any]]:
@@ -274,7 +364,7 @@ def _mismatch(key: str) -> tuple[int, dict[str, Any]]:
     )
 
 
-def _invalid(params: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
+def _invalid_intent(params: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
     """Stripe's parameter validation, for the parameters this API sends."""
     amount = params.get("amount", "")
     if not amount.isdigit():
@@ -303,6 +393,43 @@ def _invalid(params: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
     return None
 
 
+REFUND_PARAMS = frozenset({"payment_intent", "amount", "reason"})
+REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+
+
+def _invalid_refund(params: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
+    """Stripe's parameter validation of a refund (of a PaymentIntent: this double knows no charges)."""
+    for name in params:
+        if name not in REFUND_PARAMS and not name.startswith("metadata["):
+            return _error(
+                400,
+                "invalid_request_error",
+                f"Received unknown parameter: {name}",
+                param=name,
+                code="parameter_unknown",
+            )
+    if not params.get("payment_intent"):
+        return _error(
+            400,
+            "invalid_request_error",
+            "This double refunds a payment_intent only",
+            param="payment_intent",
+            code="parameter_missing",
+        )
+    amount = params.get("amount")
+    if amount is not None and (not amount.isdigit() or int(amount) < 1):
+        return _error(
+            400,
+            "invalid_request_error",
+            "Invalid positive integer",
+            param="amount",
+            code="parameter_invalid_integer",
+        )
+    if params.get("reason") not in (None, *REFUND_REASONS):
+        return _error(400, "invalid_request_error", "Invalid reason", param="reason", code="parameter_invalid_string")
+    return None
+
+
 def _encode(status: int, document: dict[str, Any]) -> tuple[int, bytes]:
     return status, json.dumps(document).encode()
 
@@ -317,16 +444,16 @@ def _handler_for(double: StripeDouble) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
-            if self.path.split("?")[0] != "/v1/payment_intents":
+            try:
+                endpoint = Endpoint(self.path.split("?")[0])
+            except ValueError:
                 self._answer(
                     404, json.dumps({"error": {"type": "invalid_request_error", "message": "no route"}}).encode()
                 )
                 return
             api_key = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
             params = dict(parse_qsl(body, keep_blank_values=True))
-            status, payload, headers, lost = double.create_payment_intent(
-                api_key, self.headers.get("Idempotency-Key"), params
-            )
+            status, payload, headers, lost = double.post(endpoint, api_key, self.headers.get("Idempotency-Key"), params)
             if lost:
                 self.close_connection = True  # closed unanswered: the client sees the connection drop
                 return
