@@ -99,8 +99,10 @@ def failure(boundary: Boundary | RefundBoundary, how: str) -> Callable[[], None]
     return fail
 
 
-def answered(rig: Rig, event: dict[str, Any], attempts: int = 6) -> Answer:
-    """A client that retries 409 key-in-use, 503 and 500 (obeying Retry-After) until it gets a final answer."""
+def answered(rig: Rig, event: dict[str, Any], attempts: int = 30) -> Answer:
+    """A client that retries 409 key-in-use, 503 and 500 (obeying Retry-After) until it gets a final answer.
+
+    Retry-After on a 409 is a 1 s poll hint: waiting out a dead invocation's 20 s lease takes ~20 polls."""
     for _ in range(attempts):
         answer = rig.call(event)
         waits = answer.status in (503, 500) or (
