@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -36,8 +36,22 @@ from .transport import BodyRejected, parse_body, screen
 # A request refused before anything is known still emits its metric; no warning for an empty flush.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
+settings = bootstrap.settings()  # read at init: a missing table name fails the cold start loudly
+
+
+def _cors(origin: str) -> CORSConfig | None:
+    """Browsers may read our answers only from the configured origin, headers clients act on included."""
+    if not origin:
+        return None
+    return CORSConfig(
+        allow_origin=origin,
+        allow_headers=["Idempotency-Key", "Content-Type", "Authorization", "X-Amz-Date", "X-Amz-Security-Token"],
+        expose_headers=["Idempotent-Replayed", "Location", "Retry-After"],
+    )
+
+
 # No validation middleware at run time: parse_body validates with the same strict models, cheaper.
-app = APIGatewayRestResolver()
+app = APIGatewayRestResolver(cors=_cors(settings.cors_allowed_origin))
 
 
 def _remaining_ms() -> int | None:
@@ -157,7 +171,6 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         bootstrap.resume_collection()
 
 
-settings = bootstrap.settings()  # read at init: a missing table name fails the cold start loudly
 metrics.namespace = settings.metrics_namespace
 bootstrap.initialize(settings.initialization_type)
 

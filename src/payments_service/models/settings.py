@@ -59,6 +59,8 @@ class Settings(BaseModel):
     # Upper bound of one HTTP attempt; the remaining Lambda time may shorten it.
     stripe_attempt_timeout_seconds: float = Field(default=8.0, alias="STRIPE_ATTEMPT_TIMEOUT_SECONDS", gt=0)
     stripe_secret_max_age_seconds: int = Field(default=300, alias="STRIPE_SECRET_MAX_AGE_SECONDS", ge=1)
+    # The browser origin allowed to read the API's answers (CORS); empty: no CORS headers at all.
+    cors_allowed_origin: str = Field(default="", alias="CORS_ALLOWED_ORIGIN")
     metrics_namespace: str = Field(default="IdempotentPayments", alias="POWERTOOLS_METRICS_NAMESPACE")
     # Set by Lambda: "on-demand", "provisioned-concurrency" or "snap-start".
     initialization_type: str = Field(default="on-demand", alias="AWS_LAMBDA_INITIALIZATION_TYPE")
