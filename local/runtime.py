@@ -131,6 +131,7 @@ class LocalRuntime:
                 function_environment(self.dynamodb.endpoint, refs, {**chosen, **self._overrides}, name),
                 template.code_uri(name),
                 self._log,
+                function_name=name,
             )
         return self
 
