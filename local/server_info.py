@@ -29,8 +29,13 @@ def path_for(port: int, directory: Path = DIRECTORY) -> Path:
 
 
 def publish(port: int, info: ServerInfo, directory: Path = DIRECTORY) -> Path:
+    """Write this server's file (and remove those of servers that were killed, so they do not pile up)."""
     path = path_for(port, directory)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("server-*.json"):
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            if not _alive(int(json.loads(stale.read_text(encoding="utf-8"))["pid"])):
+                stale.unlink()
     partial = path.with_suffix(".tmp")
     partial.write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
     os.replace(partial, path)  # a reader never sees half a file
