@@ -22,6 +22,11 @@ STRIPE_DOUBLE_PORT ?= 12111
 CONCURRENCY ?= 4
 STATE ?=
 EVENT ?= events/create_payment.json
+# `make enqueue`: empty means local.enqueue's defaults (the banner's body, a new key, the local merchant).
+BODY ?=
+KEY ?=
+MERCHANT ?=
+COUNT ?= 1
 AWS_REGION ?= us-east-1
 BUILD_DIR := .aws-sam/build
 # Set-up lines and pip go to stderr, so `make invoke | jq` sees the function's JSON alone.
@@ -30,7 +35,7 @@ STEP = @echo "setup: $(1)" >&2
 QUIET_PIP := { grep -v '^WARNING: Location' || true; } >&2
 PIP = --quiet --disable-pip-version-check
 
-.PHONY: help run demo invoke load dynamodb stripe-double test lint lint-code lint-template build check-build \
+.PHONY: help run enqueue demo invoke load dynamodb stripe-double test lint lint-code lint-template build check-build \
 	test-python bench bench-smoke openapi deploy clean
 
 help:  ## list the targets
@@ -74,13 +79,17 @@ $(LOAD_STAMP): requirements/load.txt
 	@$(LOAD_VENV)/bin/pip install $(PIP) -r requirements/load.txt 2>&1 | $(QUIET_PIP)
 	@touch $@
 
-run: $(RUN_STAMP)  ## the API on 127.0.0.1 [PORT=3000] [CONCURRENCY=4] [STATE=file to keep data across restarts]
+run: $(RUN_STAMP)  ## the API on 127.0.0.1 and the payment-request queue [PORT=3000] [CONCURRENCY=4] [STATE=file to keep data across restarts]
 	@$(PY) -m local.server --port $(PORT) --concurrency $(CONCURRENCY) $(if $(STATE),--state $(STATE))
+
+enqueue: $(RUN_STAMP)  ## send a payment request to the running `make run`'s queue [PORT] [BODY=json] [KEY] [MERCHANT] [COUNT=1]
+	@$(PY) -m local.enqueue --port $(PORT) --count $(COUNT) $(if $(BODY),--body '$(BODY)') \
+		$(if $(KEY),--key '$(KEY)') $(if $(MERCHANT),--merchant '$(MERCHANT)')
 
 stripe-double: $(STAMP)  ## the Stripe test double, for `make run PAYMENT_PROCESSOR=stripe` (it prints how)
 	$(PY) -m tests.stripe_double --port $(STRIPE_DOUBLE_PORT)
 
-invoke: $(RUN_STAMP)  ## `sam local invoke -e` without Docker [EVENT="a.json b.json"]: only the function's JSON on stdout
+invoke: $(RUN_STAMP)  ## `sam local invoke -e` without Docker, API or SQS events [EVENT="a.json b.json"]: only the function's JSON on stdout
 	@$(PY) -m local.invoke $(EVENT)
 
 demo: $(RUN_STAMP)  ## the events in order on one embedded DynamoDB: create, replay, 422, GET, decline

@@ -41,15 +41,16 @@ def main() -> int:
         return 2
     out = sys.stdout
     bodies: list[str] = []
-    with contextlib.redirect_stdout(sys.stderr), LocalRuntime(concurrency=1) as runtime:
+    with contextlib.redirect_stdout(sys.stderr), LocalRuntime(concurrency=1, queue_concurrency=1) as runtime:
         created: str | None = None
         for number, (name, what) in enumerate(STEPS, 1):
-            event = copy.deepcopy(events[name])
+            function, template_event = events[name]
+            event = copy.deepcopy(template_event)
             if name == "get_payment" and created:
                 event["path"] = f"/payments/{created}"
                 event["pathParameters"] = {"payment_id": created}
             try:
-                invocation = runtime.invoke(event)
+                invocation = runtime.invoke(event, function=function)
             except EnvironmentFailed as error:
                 print(f"error: the function did not answer: {error}", file=sys.stderr)
                 return 1

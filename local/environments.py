@@ -104,8 +104,11 @@ class EnvironmentPool:
         env: Mapping[str, str],
         cwd: Path,
         log: IO[str] | None = None,
+        function_name: str = "",
     ) -> None:
         self.size = size
+        # Lambda logs each function to its own log group; here one stream names the function on each line.
+        self._label = f" Function: {function_name}" if function_name else ""
         self._handler, self._timeout, self._env, self._cwd = handler, timeout_seconds, dict(env), cwd
         self._log = log or sys.stderr
         self._cond = threading.Condition()
@@ -140,7 +143,7 @@ class EnvironmentPool:
                     return None
                 self._cond.wait(remaining)
         print(
-            f"INIT_START environment {number} (cold start; {number} started, at most {self.size} at once)",
+            f"INIT_START environment {number} (cold start; {number} started, at most {self.size} at once){self._label}",
             file=self._log,
             flush=True,
         )
@@ -205,7 +208,7 @@ class EnvironmentPool:
             line += f" Init Duration: {environment.init_ms:.2f} ms"
         if status:
             line += f" Status: error ({status})"
-        print(f"{line} Environment: {environment.number}", file=self._log, flush=True)
+        print(f"{line} Environment: {environment.number}{self._label}", file=self._log, flush=True)
 
     def close(self, grace_seconds: float) -> None:
         """Stop taking events, let busy environments finish (up to `grace_seconds`), then end them all."""

@@ -1,8 +1,9 @@
 """`make invoke EVENT=events/x.json`: `sam local invoke -e` without Docker; prints the response JSON.
 
-Like `sam local invoke`: the function's JSON alone on stdout (so `| jq` works), its logs on stderr. Several
-events run in order in one execution environment on one embedded DynamoDB, so create then replay shows
-the replay.
+Like `sam local invoke`: the function's JSON alone on stdout (so `| jq` works), its logs on stderr. An API
+Gateway REST proxy event goes to the API's function, an SQS event (`Records` from `aws:sqs`) to the queue's
+(`sam local invoke PaymentQueueFunction -e`). Several events run in order, one environment per function,
+on one embedded DynamoDB (and SQS, for the dead-letter queue), so create then replay shows the replay.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import template
 from .environments import EnvironmentFailed
 from .runtime import LocalRuntime
 
@@ -25,8 +27,24 @@ class BadEvent(Exception):
     pass
 
 
-def read_event(path: Path) -> dict[str, Any]:
-    """The event in `path`, or BadEvent saying in one line why it is not an API Gateway REST proxy event."""
+def _sqs_records(event: dict[str, Any], path: Path) -> bool:
+    """True for an SQS event; BadEvent if it has Records that are not SQS messages."""
+    records = event.get("Records")
+    if records is None:
+        return False
+    if not isinstance(records, list) or not records:
+        raise BadEvent(f"{path}: 'Records' must be a non-empty list of SQS messages")
+    for number, record in enumerate(records):
+        if not isinstance(record, dict) or record.get("eventSource") != "aws:sqs":
+            raise BadEvent(f"{path}: record {number} is not an SQS message (eventSource 'aws:sqs')")
+        if not isinstance(record.get("messageId"), str) or not isinstance(record.get("body"), str):
+            raise BadEvent(f"{path}: record {number}: 'messageId' and 'body' must be strings")
+    return True
+
+
+def read_event(path: Path) -> tuple[str, dict[str, Any]]:
+    """(the function that takes it, the event) for the event in `path`; BadEvent saying in one line why it is
+    neither an API Gateway REST proxy event nor an SQS event."""
     try:
         event = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -34,20 +52,25 @@ def read_event(path: Path) -> dict[str, Any]:
     except ValueError as error:
         raise BadEvent(f"{path} is not JSON: {error}") from None
     if not isinstance(event, dict):
-        raise BadEvent(f"{path}: an API Gateway REST proxy event is a JSON object, not {type(event).__name__}")
+        raise BadEvent(f"{path}: an event is a JSON object, not {type(event).__name__}")
+    if _sqs_records(event, path):
+        queue_function = template.queue_function_id()
+        if queue_function is None:
+            raise BadEvent(f"{path}: an SQS event, but the template has no function with an SQS event")
+        return queue_function, event
     for name, kind in REQUIRED.items():
         if not isinstance(event.get(name), kind):
             raise BadEvent(f"{path}: not an API Gateway REST proxy event: {name!r} missing or not {kind.__name__}")
     for name, kind in OPTIONAL.items():
         if event.get(name) is not None and not isinstance(event[name], kind):
             raise BadEvent(f"{path}: {name!r} must be {kind.__name__} or null")
-    return event
+    return template.api_function_id(), event
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "events", type=Path, nargs="+", help="API Gateway REST proxy events (events/*.json), invoked in order"
+        "events", type=Path, nargs="+", help="API Gateway REST proxy or SQS events (events/*.json), in order"
     )
     args = parser.parse_args(argv)
     try:
@@ -57,10 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = sys.stdout
     failed = False
-    with contextlib.redirect_stdout(sys.stderr), LocalRuntime(concurrency=1) as runtime:
-        for event in events:
+    with contextlib.redirect_stdout(sys.stderr), LocalRuntime(concurrency=1, queue_concurrency=1) as runtime:
+        for function, event in events:
             try:
-                invocation = runtime.invoke(event)
+                invocation = runtime.invoke(event, function=function)
             except EnvironmentFailed as error:
                 print(f"error: the function did not answer: {error}", file=sys.stderr)
                 return 1

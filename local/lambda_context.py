@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
 
 class LocalLambdaContext:
-    function_name = "PaymentsFunction"
     function_version = "$LATEST"
     memory_limit_in_mb = 512
-    log_group_name = "/aws/lambda/PaymentsFunction"
     log_stream_name = "local"
 
     def __init__(self, timeout_seconds: float, request_id: str | None = None) -> None:
         self.aws_request_id = request_id or str(uuid.uuid4())
-        self.invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:PaymentsFunction"
+        # The environment's own function (the worker gets AWS_LAMBDA_FUNCTION_NAME, as on Lambda).
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "PaymentsFunction")
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
         self._deadline = time.monotonic() + timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:

@@ -3,6 +3,8 @@
 Each HTTP request becomes the API Gateway REST proxy event `sam local start-api` would build and goes to
 an execution environment (a worker process with the handler imported, one event at a time), as on Lambda.
 What API Gateway answers itself (unknown routes, framing errors, oversized bodies) comes from local.gateway.
+The payment-request queue runs too: moto's SQS with the template's queues, polled by an emulation of
+Lambda's event source mapping (local.event_source) that invokes the queue function in its own environments.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import gateway, template
+from . import gateway, server_info, template
 from .environments import EnvironmentFailed
 from .events import LOCAL_MERCHANT, MERCHANT_HEADER, build_event, match_route
 from .runtime import LocalRuntime
@@ -242,20 +244,52 @@ def _banner(runtime: LocalRuntime, base: str, state: Path | None, concurrency: i
         restored = ", ".join(f"{n} items in {t}" for t, n in runtime.restored.items()) or "nothing yet"
         persistence = f"state: kept in {state} across restarts (restored {restored})"
     timeout = template.timeout_seconds()
-    return [
+    lines = [
         f"embedded DynamoDB (moto, serialized) on {runtime.dynamodb.endpoint}; tables {runtime.table_names}",
         persistence,
         f"function {template.handler_path()}: up to {concurrency} execution environments, one event at a time "
         f"each, started on demand (cold start), timeout {timeout} s",
         f"payments API on {base}  (local-only merchant header: {MERCHANT_HEADER}, default {LOCAL_MERCHANT})",
+    ]
+    lines += _queue_banner(runtime)
+    lines += [
         "try:",
         f"  curl -i -X POST {base}/payments -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' "
         """-d '{"amount":1000,"currency":"USD","source":"tok_visa"}'""",
-        f"Ctrl-C stops: no new connections, requests in flight finish (at most {timeout} s), then exit.",
+    ]
+    if runtime.queue is not None:
+        port = base.rsplit(":", 1)[1]
+        lines.append(f"  make enqueue PORT={port} KEY=demo-1   (the same payment, by the queue: a replay)")
+    lines.append(f"Ctrl-C stops: no new connections, requests in flight finish (at most {timeout} s), then exit.")
+    return lines
+
+
+def _queue_banner(runtime: LocalRuntime) -> list[str]:
+    queue, dead_letters, function = runtime.queue, runtime.dead_letter_queue, runtime.queue_function
+    if queue is None or function is None:
+        return []
+    source = template.sqs_event_source(function)
+    redrive = f", dead-letter queue {dead_letters.url}" if dead_letters is not None else ""
+    return [
+        f"payment-request queue (moto SQS, same endpoint) {queue.url}: visibility timeout "
+        f"{queue.attributes.get('VisibilityTimeout', '30')} s{redrive}",
+        f"function {template.handler_path(function)}: batches of up to {source.batch_size}, at most "
+        f"{runtime.queue_concurrency} at once, partial batch failures; one line per batch below",
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _publish(runtime: LocalRuntime, base: str, port: int) -> bool:
+    queue, dead_letters = runtime.queue, runtime.dead_letter_queue
+    if queue is None:
+        return False
+    info = server_info.ServerInfo(
+        os.getpid(), base, runtime.dynamodb.endpoint, queue.url, dead_letters.url if dead_letters else ""
+    )
+    server_info.publish(port, info)
+    return True
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve the payments API locally (no Docker, no AWS)")
     parser.add_argument("--port", type=int, default=3000, help="API port (default 3000)")
     parser.add_argument("--dynamodb-port", type=int, default=0, help="embedded DynamoDB port (default: any free)")
@@ -267,11 +301,24 @@ def main(argv: list[str] | None = None) -> int:
         "--state", type=Path, default=None, help="keep keys and payments in this file across restarts (default: none)"
     )
     parser.add_argument("--template", type=Path, default=None, help="another SAM template (default template.yaml)")
+    parser.add_argument(
+        "--queue-visibility-seconds",
+        type=int,
+        default=None,
+        help="the queues' VisibilityTimeout instead of the template's (faster redelivery, for tests)",
+    )
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.queue_visibility_seconds is not None and not 0 <= args.queue_visibility_seconds <= 43200:
+        parser.error("--queue-visibility-seconds must be between 0 and 43200 (SQS's range)")
     if args.template is not None:
         template.use(args.template)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     overrides = {"SANDBOX_SLOW_SECONDS": str(args.slow_seconds)} if args.slow_seconds is not None else {}
     try:
         server = _Server(("127.0.0.1", args.port), _Handler)
@@ -290,14 +337,23 @@ def main(argv: list[str] | None = None) -> int:
     # Logs of the environments (function JSON logs, REPORT lines) go to stderr; stdout keeps one line per request.
     with contextlib.redirect_stdout(sys.stderr):
         try:
-            runtime = LocalRuntime(args.dynamodb_port, overrides, args.concurrency, args.state).start()
+            runtime = LocalRuntime(
+                args.dynamodb_port,
+                overrides,
+                args.concurrency,
+                args.state,
+                queue_visibility_seconds=args.queue_visibility_seconds,
+            ).start()
         except (OSError, RuntimeError) as error:
             server.server_close()
             print(f"error: cannot start the embedded DynamoDB: {error}", file=sys.stderr)
             return 2
         server.runtime = runtime
         host, port = server.server_address[:2]
-        for line in _banner(runtime, f"http://{host!s}:{port}", args.state, args.concurrency):
+        base = f"http://{host!s}:{port}"
+        runtime.start_event_source(out)
+        published = _publish(runtime, base, int(port))
+        for line in _banner(runtime, base, args.state, args.concurrency):
             print(line, file=out, flush=True)
         serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         serving.start()
@@ -309,9 +365,15 @@ def main(argv: list[str] | None = None) -> int:
         server.draining = True
         timeout = template.timeout_seconds() + 1
         print("stopping: no new connections; Ctrl-C again to stop at once", file=out, flush=True)
+        if published:
+            server_info.withdraw(int(port))
         left = server.wait_idle(timeout, stop_now)
-        runtime.stop(grace_seconds=0 if stop_now.is_set() else timeout)
-        print(f"stopped{f' ({left} requests cut short)' if left else ''}", file=out, flush=True)
+        # The queue's poller stops taking batches; batches in flight finish, or stay on the queue.
+        cut = runtime.stop(grace_seconds=0 if stop_now.is_set() else timeout)
+        notes = [f"{left} requests cut short"] if left else []
+        notes += [f"{cut} queue batches cut short, left on the queue"] if cut else []
+        detail = "; ".join(notes)
+        print(f"stopped{f' ({detail})' if detail else ''}", file=out, flush=True)
     return 0
 
 

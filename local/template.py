@@ -65,12 +65,81 @@ def gateway_responses() -> dict[str, dict[str, Any]]:
     return {}
 
 
-def function() -> tuple[str, dict[str, Any]]:
-    """The API's function: the one with Api events (the reconciler has a schedule)."""
-    for name, fn in resources("AWS::Serverless::Function").items():
-        if any(e["Type"] == "Api" for e in fn["Properties"].get("Events", {}).values()):
-            return name, fn
-    raise LookupError("template.yaml has no function with Api events")
+def _functions_with(event_type: str) -> list[str]:
+    return [
+        name
+        for name, fn in resources("AWS::Serverless::Function").items()
+        if any(e["Type"] == event_type for e in (fn["Properties"].get("Events") or {}).values())
+    ]
+
+
+def api_function_id() -> str:
+    """The function API Gateway invokes: the one with `Api` events."""
+    names = _functions_with("Api")
+    if len(names) != 1:
+        raise ValueError(f"expected one function with Api events, found {names}")
+    return names[0]
+
+
+def queue_function_id() -> str | None:
+    """The function an SQS event source invokes (None if the template has none)."""
+    names = _functions_with("SQS")
+    return names[0] if names else None
+
+
+def function(logical_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    """A function by logical id; the API's function by default."""
+    name = logical_id or api_function_id()
+    return name, resources("AWS::Serverless::Function")[name]
+
+
+def parameter_defaults() -> dict[str, str]:
+    return {k: str(v.get("Default", "")) for k, v in load().get("Parameters", {}).items()}
+
+
+def resolve(value: Any, refs: dict[str, str] | None = None) -> Any:
+    """A property's value locally: !Ref -> `refs` (resources made locally) or the parameter's default;
+    !GetAtt X.Arn -> refs['X.Arn']; conditions (!If...) -> None, so the code's defaults apply."""
+    refs = refs or {}
+    if isinstance(value, dict) and len(value) == 1:
+        (name, argument), *_ = value.items()
+        if name == "Ref":
+            return refs.get(argument) if argument in refs else parameter_defaults().get(argument)
+        if name == "Fn::GetAtt":
+            return refs.get(".".join(argument))
+        if name.startswith("Fn::"):
+            return None
+    if isinstance(value, dict):
+        return {k: resolve(v, refs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, refs) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class SqsEventSource:
+    queue: str  # logical id of the AWS::SQS::Queue
+    batch_size: int
+    maximum_concurrency: int | None
+    report_batch_item_failures: bool
+
+
+def sqs_event_source(logical_id: str) -> SqsEventSource:
+    """The function's SQS event with parameters at their defaults (Lambda's defaults where unset)."""
+    _, fn = function(logical_id)
+    event = next(e for e in fn["Properties"]["Events"].values() if e["Type"] == "SQS")
+    props = event["Properties"]
+    queue = props["Queue"]
+    if not (isinstance(queue, dict) and "Fn::GetAtt" in queue):
+        raise ValueError(f"{logical_id}: the SQS event's Queue must be !GetAtt <queue>.Arn")
+    scaling = resolve(props.get("ScalingConfig") or {})
+    concurrency = scaling.get("MaximumConcurrency")
+    return SqsEventSource(
+        queue=queue["Fn::GetAtt"][0],
+        batch_size=int(resolve(props.get("BatchSize")) or 10),
+        maximum_concurrency=int(concurrency) if concurrency else None,
+        report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+    )
 
 
 def routes() -> list[Route]:
@@ -86,29 +155,25 @@ def function_globals() -> dict[str, Any]:
     return dict(load().get("Globals", {}).get("Function", {}))
 
 
-def timeout_seconds() -> int:
-    _, fn = function()
+def timeout_seconds(logical_id: str | None = None) -> int:
+    _, fn = function(logical_id)
     return int(fn["Properties"].get("Timeout") or function_globals()["Timeout"])
 
 
-def handler_path() -> str:
-    return str(function()[1]["Properties"]["Handler"])
+def handler_path(logical_id: str | None = None) -> str:
+    return str(function(logical_id)[1]["Properties"]["Handler"])
 
 
-def code_uri() -> Path:
-    return ROOT / str(function()[1]["Properties"]["CodeUri"])
+def code_uri(logical_id: str | None = None) -> Path:
+    return ROOT / str(function(logical_id)[1]["Properties"]["CodeUri"])
 
 
-def environment(table_names: dict[str, str]) -> dict[str, str]:
-    """The function's environment with !Ref to tables resolved; other intrinsics take parameter defaults."""
-    parameters = {k: str(v.get("Default", "")) for k, v in load().get("Parameters", {}).items()}
+def environment(refs: dict[str, str], logical_id: str | None = None) -> dict[str, str]:
+    """The function's environment with !Ref to local resources (`refs`: tables, queue URLs) resolved;
+    other !Ref take parameter defaults; conditions (tracing) keep the code's defaults locally."""
     env: dict[str, str] = {}
-    for key, value in function()[1]["Properties"]["Environment"]["Variables"].items():
-        if isinstance(value, dict) and "Ref" in value:
-            ref = value["Ref"]
-            env[key] = table_names.get(ref) or parameters[ref]
-        elif isinstance(value, dict):
-            continue  # conditions (tracing) keep the code's defaults locally
-        else:
-            env[key] = str(value)
+    for key, value in function(logical_id)[1]["Properties"]["Environment"]["Variables"].items():
+        resolved = resolve(value, refs)
+        if resolved is not None:
+            env[key] = str(resolved)
     return env

@@ -16,8 +16,12 @@ EVENTS = ROOT / "events"
 
 def make_invoke(*names: str) -> list[dict[str, Any]]:
     """What `make invoke EVENT=...` runs, in a fresh process like each `sam local invoke`."""
+    return make_invoke_paths(*(EVENTS / f"{n}.json" for n in names))
+
+
+def make_invoke_paths(*paths: Path) -> list[dict[str, Any]]:
     result = subprocess.run(
-        [sys.executable, "-m", "local.invoke", *(str(EVENTS / f"{n}.json") for n in names)],
+        [sys.executable, "-m", "local.invoke", *(str(p) for p in paths)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -47,11 +51,17 @@ EXPECTED = {
     "get_refund": (404, "not-found"),
     "list_payments": (200, None),
 }
+# SQS events go to PaymentQueueFunction: what it reports for SQS to deliver again (none: the poison
+# message is parked on the local dead-letter queue, not retried).
+EXPECTED_SQS: dict[str, list[dict[str, str]]] = {
+    "sqs_payment_request": [],
+    "sqs_duplicates_in_batch": [],
+    "sqs_poison_message": [],
+}
 
 
-def test_every_api_event_has_an_expectation() -> None:
-    # The queue's events (sqs_*) are checked through the consumer in tests/queue/test_event_fixtures.py.
-    assert {p.stem for p in EVENTS.glob("*.json") if not p.stem.startswith("sqs_")} == set(EXPECTED)
+def test_every_event_has_an_expectation() -> None:
+    assert {p.stem for p in EVENTS.glob("*.json")} == set(EXPECTED) | set(EXPECTED_SQS)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -61,6 +71,46 @@ def test_each_event_alone(name: str) -> None:
     assert response["statusCode"] == status
     if slug:
         assert json.loads(response["body"])["type"].endswith(slug)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_SQS))
+def test_each_sqs_event_alone_goes_to_the_queue_function(name: str) -> None:
+    [response] = make_invoke(name)
+    assert response == {"batchItemFailures": EXPECTED_SQS[name]}
+
+
+def test_an_sqs_event_and_an_api_event_with_its_key_are_one_payment(tmp_path: Path) -> None:
+    # `sam local invoke PaymentQueueFunction -e sqs_payment_request.json`, then the same payment over HTTP
+    # (same merchant, key and body) on the same DynamoDB: the API replays what the queue function created.
+    record = json.loads((EVENTS / "sqs_payment_request.json").read_text())["Records"][0]
+    api = json.loads((EVENTS / "create_payment.json").read_text())
+    api["body"] = record["body"]
+    key = record["messageAttributes"]["Idempotency-Key"]["stringValue"]
+    api["headers"]["Idempotency-Key"] = f'"{key}"'  # the header is a structured-field string
+    api["multiValueHeaders"]["Idempotency-Key"] = [f'"{key}"']
+    assert api["requestContext"]["identity"]["userArn"] == record["messageAttributes"]["Merchant-Id"]["stringValue"]
+    (tmp_path / "api.json").write_text(json.dumps(api))
+    queue_first = make_invoke_paths(EVENTS / "sqs_payment_request.json", tmp_path / "api.json")
+    assert queue_first[0] == {"batchItemFailures": []}
+    assert queue_first[1]["statusCode"] == 201
+    assert queue_first[1]["multiValueHeaders"]["Idempotent-Replayed"] == ["true"]
+    [alone] = make_invoke_paths(tmp_path / "api.json")
+    assert "Idempotent-Replayed" not in alone["multiValueHeaders"]  # without the queue first: a new payment
+
+
+def test_a_poison_event_is_parked_on_the_local_dead_letter_queue() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "local.invoke", str(EVENTS / "sqs_poison_message.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    logs = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    outcomes = [(log.get("message_id"), log.get("outcome"), log.get("reason")) for log in logs if "outcome" in log]
+    assert ("5f1c0e52-0d7a-4c8e-9a51-000000000004", "dead_lettered", "invalid-request") in outcomes
+    assert ("5f1c0e52-0d7a-4c8e-9a51-000000000005", "created", None) in outcomes
 
 
 def test_events_in_sequence_show_replay_and_mismatch() -> None:
@@ -73,7 +123,13 @@ def test_events_in_sequence_show_replay_and_mismatch() -> None:
 
 @pytest.mark.parametrize(
     ("content", "says"),
-    [("{not json", "is not JSON"), ("[1, 2]", "JSON object"), ('{"httpMethod": "GET"}', "'path' missing")],
+    [
+        ("{not json", "is not JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"httpMethod": "GET"}', "'path' missing"),
+        ('{"Records": [{"eventSource": "aws:s3"}]}', "not an SQS message"),
+        ('{"Records": []}', "non-empty list"),
+    ],
 )
 def test_a_malformed_event_file_is_one_clear_error_line(tmp_path: Path, content: str, says: str) -> None:
     event = tmp_path / "event.json"
@@ -103,7 +159,7 @@ def test_make_invoke_prints_only_the_functions_json_on_stdout() -> None:
 
 def test_make_help_lists_the_targets() -> None:
     out = make("help").stdout
-    for target in ("run", "test", "invoke", "demo", "load", "dynamodb", "help"):
+    for target in ("run", "enqueue", "test", "invoke", "demo", "load", "dynamodb", "help"):
         assert f"make {target} " in out
 
 
