@@ -3,6 +3,7 @@ wiring of use cases to their collaborators. Imports stay cheap here: the wiring 
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import random
@@ -184,18 +185,15 @@ def budget(remaining_ms: int | None) -> AbstractContextManager[None]:
 
 
 _lock = threading.Lock()
-_settings: Settings | None = None
 _container: Container | None = None
 
 
+@functools.cache
 def settings() -> Settings:
     """Read from the environment once per execution environment; a missing table name fails loudly."""
-    global _settings
-    if _settings is None:
-        from .models.settings import Settings
+    from .models.settings import Settings
 
-        _settings = Settings.from_env()
-    return _settings
+    return Settings.from_env()
 
 
 def container() -> Container:

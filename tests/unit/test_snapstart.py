@@ -17,7 +17,7 @@ _RESTORE = textwrap.dedent(
     from payments_service.handlers import api  # init
     import snapshot_restore_py
 
-    assert clients._dynamodb is not None, "the client was not built during init"
+    assert clients._clients.get("dynamodb") is not None, "the client was not built during init"
     run_hooks = sys.argv[1] == "hooks"
     snapshot = random.getstate()
     draws = []

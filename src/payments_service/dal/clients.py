@@ -9,45 +9,40 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _lock = threading.Lock()
-_dynamodb: DynamoDBClient | None = None
-_sqs: Any = None
+_clients: dict[str, Any] = {}
 
 
-def dynamodb_client() -> DynamoDBClient:
-    """The process-wide DynamoDB client. boto3 reads AWS_ENDPOINT_URL_DYNAMODB for local endpoints."""
-    global _dynamodb
-    if _dynamodb is None:
+def _client(service: str) -> Any:
+    """The process-wide client of `service`. boto3 reads AWS_ENDPOINT_URL_<SERVICE> for local endpoints."""
+    client = _clients.get(service)
+    if client is None:
         with _lock:
-            if _dynamodb is None:
+            client = _clients.get(service)
+            if client is None:
                 import boto3  # imported here: a cold start pays for it only when a route needs it
                 from botocore.config import Config
 
-                # Three attempts in all, short timeouts, so a failing DynamoDB ends in a 503 with Retry-After.
+                # Three attempts in all, short timeouts, so a failing dependency ends in a 503 with Retry-After.
                 config = Config(
                     retries={"mode": "standard", "total_max_attempts": 3},
                     connect_timeout=1,
                     read_timeout=3,
                     tcp_keepalive=True,
                 )
-                from .deadline import attach
+                client = boto3.session.Session().client(service, config=config)
+                if service == "dynamodb":
+                    from .deadline import attach
 
-                client = boto3.session.Session().client("dynamodb", config=config)
-                attach(client)  # and each call within the invocation's remaining time (see deadline.py)
-                _dynamodb = client
-    return _dynamodb
+                    attach(client)  # and each call within the invocation's remaining time (see deadline.py)
+                _clients[service] = client
+    return client
+
+
+def dynamodb_client() -> DynamoDBClient:
+    client: DynamoDBClient = _client("dynamodb")
+    return client
 
 
 def sqs_client() -> Any:
-    """The process-wide SQS client (dead letters of the queue consumer). Reads AWS_ENDPOINT_URL_SQS locally."""
-    global _sqs
-    if _sqs is None:
-        with _lock:
-            if _sqs is None:
-                import boto3
-                from botocore.config import Config
-
-                config = Config(
-                    retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=1, read_timeout=3
-                )
-                _sqs = boto3.session.Session().client("sqs", config=config)
-    return _sqs
+    """Dead letters of the queue consumer."""
+    return _client("sqs")

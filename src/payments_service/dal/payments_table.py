@@ -76,19 +76,26 @@ def to_item(payment: StoredPayment) -> dict[str, Any]:
     return item
 
 
+def _attempt_of(item: dict[str, Any]) -> dict[str, Any]:
+    """What every record holds, a payment or a declined attempt."""
+    return {
+        "id": item["payment_id"]["S"],
+        "merchant_id": item["merchant_id"]["S"],
+        "amount": int(item["amount"]["N"]),
+        "currency": item["currency"]["S"],
+        "description": item.get("description", {}).get("S"),
+        "metadata": {k: v["S"] for k, v in item.get("metadata", {}).get("M", {}).items()},
+        "created_at": item["created_at"]["S"],
+    }
+
+
 def from_item(item: dict[str, Any]) -> StoredPayment:
     entries = item.get("reservations", {}).get("M", {})
     amounts = {ref: int(entry["M"]["amount"]["N"]) for ref, entry in entries.items()}
     pending = {ref for ref, entry in entries.items() if entry["M"].get("state", {}).get("S", PENDING) == PENDING}
     return StoredPayment(
-        id=item["payment_id"]["S"],
-        merchant_id=item["merchant_id"]["S"],
-        amount=int(item["amount"]["N"]),
-        currency=item["currency"]["S"],
+        **_attempt_of(item),
         status=item["status"]["S"],
-        description=item.get("description", {}).get("S"),
-        metadata={k: v["S"] for k, v in item.get("metadata", {}).get("M", {}).items()},
-        created_at=item["created_at"]["S"],
         # Items written before issue 9 named it charge_id.
         processor_payment_id=(item.get("processor_payment_id") or item["charge_id"])["S"],
         amount_refunded=int(item.get("refunded", {}).get("N", "0")),
@@ -198,16 +205,7 @@ class DynamoDBPaymentsTable:
         if not item:
             return None
         if item.get("status", {}).get("S") == "declined":
-            return DeclinedPayment(
-                id=item["payment_id"]["S"],
-                merchant_id=item["merchant_id"]["S"],
-                amount=int(item["amount"]["N"]),
-                currency=item["currency"]["S"],
-                decline_code=item["decline_code"]["S"],
-                description=item.get("description", {}).get("S"),
-                metadata={k: v["S"] for k, v in item.get("metadata", {}).get("M", {}).items()},
-                created_at=item["created_at"]["S"],
-            )
+            return DeclinedPayment(decline_code=item["decline_code"]["S"], **_attempt_of(item))
         return from_item(item)
 
     def list_by_merchant(self, merchant: str, limit: int, cursor: str | None) -> Page[StoredPayment]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..domain.payments import RecordDecline, RecordPayment, payment_id_for, rfc3339
 from ..domain.processor import (
@@ -52,20 +53,24 @@ def request_from_payload(payload: str) -> CreatePaymentRequest:
     return CreatePaymentRequest.model_validate_json(payload)
 
 
+def _attempt(merchant: str, request: CreatePaymentRequest, reference: str, now_ms: int) -> dict[str, Any]:
+    """What every record of this attempt holds, charged or declined: its id comes from the reference."""
+    return {
+        "id": payment_id_for(reference),
+        "merchant_id": merchant,
+        "amount": request.amount,
+        "currency": request.currency,
+        "description": request.description,
+        "metadata": request.metadata,
+        "created_at": rfc3339(now_ms),
+    }
+
+
 def charged(merchant: str, request: CreatePaymentRequest, reference: str, charge: Charge, now_ms: int) -> Completion:
     """What a charge completes with: the payment record and its 201, committed together. The one builder,
     for the request itself and for a recovery finishing it later: same payment id (from the reference),
     same recorded JSON."""
-    payment = StoredPayment(
-        id=payment_id_for(reference),
-        merchant_id=merchant,
-        processor_payment_id=charge.id,
-        amount=request.amount,
-        currency=request.currency,
-        description=request.description,
-        metadata=request.metadata,
-        created_at=rfc3339(now_ms),
-    )
+    payment = StoredPayment(processor_payment_id=charge.id, **_attempt(merchant, request, reference, now_ms))
     recorded = RecordedPayment(outcome="created", payment_id=payment.id, payment_json=payment.public_json())
     # Charged: if the record is refused, keep the reference (release) so a retry cannot charge anew.
     return Completion(recorded.model_dump_json(), writes=(RecordPayment(payment),), if_rejected="release")
@@ -100,16 +105,8 @@ class CreatePayment:
                     timeout_s=timeout_s,
                 )
             except Declined as decline:
-                declined = DeclinedPayment(
-                    id=payment_id_for(claim.reference),
-                    merchant_id=merchant,
-                    amount=request.amount,
-                    currency=request.currency,
-                    decline_code=decline.decline_code,
-                    description=request.description,
-                    metadata=request.metadata,
-                    created_at=rfc3339(self._clock.now_ms()),
-                )
+                attempt = _attempt(merchant, request, claim.reference, self._clock.now_ms())
+                declined = DeclinedPayment(decline_code=decline.decline_code, **attempt)
                 recorded = RecordedPayment(outcome="declined", decline_code=decline.decline_code)
                 return Completion(recorded.model_dump_json(), writes=(RecordDecline(declined),), if_rejected="release")
             return charged(merchant, request, claim.reference, charge, self._clock.now_ms())
