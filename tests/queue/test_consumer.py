@@ -176,3 +176,15 @@ def test_a_batch_redelivered_after_a_crash_midway_charges_each_message_once(
     payments = payments_of(dynamodb.client, settings.payments_table, merchant)
     assert sorted(int(p["amount"]["N"]) for p in payments) == [100, 200]
     assert len(processor.charges) == 2  # the dead invocation's charge was reused by reference
+
+
+def test_a_batch_with_too_little_time_left_is_delivered_again_not_cut_off(
+    consume: Any, dynamodb: Any, settings: Any, processor: Any
+) -> None:
+    merchant = _merchant()
+    record = message(_body(), unique("k"), merchant)
+    # Less time than a DynamoDB call needs within the budget (dal/deadline.py): nothing is claimed or charged
+    assert consume(record, remaining_ms=2_000) == [record["messageId"]]
+    assert payments_of(dynamodb.client, settings.payments_table, merchant) == []
+    assert consume(record) == []  # the next delivery, with time, charges it once
+    assert len(payments_of(dynamodb.client, settings.payments_table, merchant)) == 1

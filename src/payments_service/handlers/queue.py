@@ -64,12 +64,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     # A processor per batch: it keeps the batch's successes and failures.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     try:
-        return process_partial_response(
-            event=event,
-            record_handler=lambda record: _consume(record, context),
-            processor=processor,
-            context=context,
-        )
+        # Every DynamoDB call of the batch fits in the invocation's time (dal/deadline.py): a message whose
+        # turn comes too late is reported failed, and delivered again, rather than cut off mid-write.
+        with bootstrap.budget(context.get_remaining_time_in_millis() if context is not None else None):
+            return process_partial_response(
+                event=event,
+                record_handler=lambda record: _consume(record, context),
+                processor=processor,
+                context=context,
+            )
     finally:
         bootstrap.resume_collection()
 
