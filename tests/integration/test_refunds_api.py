@@ -266,3 +266,14 @@ def test_get_refund_of_another_merchant_or_payment_is_404(invoke: Any) -> None:
     _problem(invoke(get_refund_event(pid, refund["id"], stranger)), 404, "not-found")
     _problem(invoke(get_refund_event(other, refund["id"], who)), 404, "not-found")
     _problem(invoke(get_refund_event(pid, "re_nothex", who)), 404, "not-found")
+
+
+def test_a_declined_attempt_cannot_be_refunded(invoke: Any, dynamodb: Any, settings: Any) -> None:
+    from tests.support import payments_of, refund_event
+
+    merchant = f"arn:aws:iam::111111111111:user/{unique('m')}"
+    assert invoke(payment_event(unique("k"), visa(source="tok_chargeDeclined"), merchant=merchant))["statusCode"] == 402
+    [attempt] = payments_of(dynamodb.client, settings.payments_table, merchant)
+    answer = invoke(refund_event(attempt["payment_id"]["S"], unique("r"), {"amount": 100}, merchant=merchant))
+    assert answer["statusCode"] == 409, answer
+    assert json.loads(answer["body"])["type"] == "urn:idempotent-payments:problem:payment-declined"
