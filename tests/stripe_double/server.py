@@ -12,18 +12,23 @@ It implements what issues 9 and 12 rely on, with the semantics Stripe documents:
   `idempotency_error`; a request arriving while the first one with its key runs gets a 409. Parameter
   validation failures, 401/403 and 429 are not saved (the endpoint never started), so they can be
   retried with the same key.
+- GET /v1/payment_intents/search for the one query the adapter sends,
+  `metadata['idempotency_reference']:'<value>'` (any other query is a 400), answered as a
+  search_result list. Eventually consistent as Stripe's is: a PaymentIntent becomes searchable only
+  `indexing_delay_seconds` after its creation (0 unless a test sets it).
 - Faults armed by a test, per endpoint: the answer lost after the object was created, a 5xx (saved
   under the key, with or without a PaymentIntent or Refund behind it), a slow answer, a 429, an
-  idempotency_error.
+  idempotency_error. Search meets the 5xx, slow and 429 faults (nothing is saved: it is a GET).
 
-Not a Stripe emulator: no other endpoint, no webhooks, no search. Stripe's own stripe-mock does not
-keep state or idempotency, which is why this double exists.
+Not a Stripe emulator: no other endpoint, no webhooks. Stripe's own stripe-mock does not keep state
+or idempotency, which is why this double exists.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import re
 import secrets
 import threading
 import time
@@ -31,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 TEST_KEY = "sk_test_double"
 RESTRICTED_KEY = "sk_test_double_restricted"  # authenticates, but may not create PaymentIntents (403)
@@ -47,13 +52,22 @@ METHODS: dict[str, tuple[str, str | None, str | None]] = {
     "pm_card_chargeDeclinedInsufficientFunds": ("requires_payment_method", "card_declined", "insufficient_funds"),
     "pm_card_chargeDeclinedProcessingError": ("requires_payment_method", "processing_error", None),
     "pm_card_authenticationRequired": ("requires_action", None, None),
-    "pm_card_slow": ("succeeded", None, None),  # the double's own: succeeds after `slow_seconds`
+    "pm_card_slow": ("succeeded", None, None),  # the double's own: processing for `slow_seconds`, then succeeds
 }
 
 
 class Endpoint(enum.StrEnum):
     PAYMENT_INTENTS = "/v1/payment_intents"
     REFUNDS = "/v1/refunds"
+    SEARCH = "/v1/payment_intents/search"  # GET
+
+
+CREATIONS = frozenset({Endpoint.PAYMENT_INTENTS, Endpoint.REFUNDS})  # the POST endpoints
+SEARCH_PARAMS = frozenset({"query", "limit", "page"})
+# Hand-written: no library parses Stripe's search query language, and the double accepts one clause only.
+SEARCH_QUERY = re.compile(
+    r"""\s*metadata\[(?P<q1>['"])idempotency_reference(?P=q1)\]:(?P<q2>['"])(?P<value>[^'"\\]*)(?P=q2)\s*"""
+)
 
 
 class Fault(enum.StrEnum):
@@ -97,6 +111,7 @@ class _State:
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunded: dict[str, int] = field(default_factory=dict)  # per PaymentIntent id
+    searchable_at: dict[str, float] = field(default_factory=dict)  # per PaymentIntent id, time.monotonic()
     # Keys are per account, not per endpoint, as at Stripe.
     saved: dict[tuple[str, str], _Saved] = field(default_factory=dict)
     in_flight: set[tuple[str, str]] = field(default_factory=set)
@@ -111,8 +126,10 @@ def _error(status: int, kind: str, message: str, **extra: Any) -> tuple[int, dic
 class StripeDouble:
     """Start with `with StripeDouble() as double:` (or start()/stop()); point the SDK at `double.url`."""
 
-    def __init__(self, port: int = 0, slow_seconds: float = 3.0) -> None:
+    def __init__(self, port: int = 0, slow_seconds: float = 3.0, indexing_delay_seconds: float = 0.0) -> None:
         self.slow_seconds = slow_seconds
+        # How long after its creation a PaymentIntent stays out of search results; a test may change it.
+        self.indexing_delay_seconds = indexing_delay_seconds
         self._state = _State()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
@@ -204,6 +221,48 @@ class StripeDouble:
             self._state.seen[endpoint].append(SeenRequest(idempotency_key, params, status, replayed, not lost))
         return status, body, headers, lost
 
+    def search(self, api_key: str, params: dict[str, str]) -> tuple[int, bytes]:
+        """(status, body) for one GET /v1/payment_intents/search."""
+        status, document = self._search(api_key, params)
+        with self._state.lock:
+            self._state.seen[Endpoint.SEARCH].append(SeenRequest(None, params, status, False, True))
+        return _encode(status, document)
+
+    def _search(self, api_key: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        refused = _unauthenticated(api_key)
+        if refused is not None:
+            return refused
+        fault = self._take_fault(Endpoint.SEARCH, params, {Fault.RATE_LIMIT, Fault.SLOW, Fault.SERVER_ERROR})
+        if fault is not None and fault.fault is Fault.RATE_LIMIT:
+            return _error(429, "invalid_request_error", "Too many requests", code="rate_limit")
+        if fault is not None and fault.fault is Fault.SLOW:
+            time.sleep(fault.seconds)
+            fault = self._take_fault(Endpoint.SEARCH, params, {Fault.SERVER_ERROR})
+        if fault is not None:
+            return _error(500, "api_error", "An unknown error occurred")
+        invalid = _invalid_search(params)
+        if invalid is not None:
+            return invalid
+        match = SEARCH_QUERY.fullmatch(params["query"])
+        assert match is not None  # _invalid_search refused anything else
+        limit, start = int(params.get("limit", "10")), int(params.get("page") or 0)
+        now = time.monotonic()
+        with self._state.lock:
+            found = [
+                dict(intent)
+                for intent in reversed(self._state.intents.values())  # newest first, as Stripe sorts
+                if intent["metadata"].get("idempotency_reference") == match["value"]
+                and self._state.searchable_at[intent["id"]] <= now
+            ]
+        more = len(found) > start + limit
+        return 200, {
+            "object": "search_result",
+            "url": Endpoint.SEARCH.value,
+            "data": found[start : start + limit],
+            "has_more": more,
+            "next_page": str(start + limit) if more else None,
+        }
+
     def _create(
         self, endpoint: Endpoint, api_key: str, idempotency_key: str | None, params: dict[str, str]
     ) -> tuple[int, bytes, dict[str, str]]:
@@ -240,10 +299,9 @@ class StripeDouble:
 
     def _refusal(self, endpoint: Endpoint, api_key: str, params: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
         """Answers given before the endpoint runs: never saved under the key."""
-        if api_key not in (TEST_KEY, RESTRICTED_KEY):
-            return _error(401, "invalid_request_error", "Invalid API Key provided: sk_test_****")
-        if api_key == RESTRICTED_KEY:
-            return _error(403, "invalid_request_error", "The provided key does not have the required permissions")
+        refused = _unauthenticated(api_key)
+        if refused is not None:
+            return refused
         fault = self._take_fault(endpoint, params, {Fault.RATE_LIMIT, Fault.IDEMPOTENCY_ERROR})
         if fault is not None and fault.fault is Fault.RATE_LIMIT:
             return _error(429, "invalid_request_error", "Too many requests", code="rate_limit")
@@ -264,10 +322,10 @@ class StripeDouble:
         return run(params)
 
     def _execute_intent(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        if params["payment_method"] == "pm_card_slow":
-            time.sleep(self.slow_seconds)
         status, code, decline_code = METHODS[params["payment_method"]]
         intent = self._new_intent(params)
+        if params["payment_method"] == "pm_card_slow":
+            time.sleep(self.slow_seconds)  # the PaymentIntent exists, "processing", all this time
         if code is not None:
             failure = {"type": "card_error", "code": code, "message": "Your card was declined."}
             if decline_code is not None:
@@ -296,6 +354,7 @@ class StripeDouble:
         }
         with self._state.lock:
             self._state.intents[intent["id"]] = intent
+            self._state.searchable_at[intent["id"]] = time.monotonic() + self.indexing_delay_seconds
         return intent
 
     def _execute_refund(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -349,6 +408,48 @@ class StripeDouble:
             }
             self._state.refunds[refund["id"]] = refund
         return 200, refund
+
+
+def _unauthenticated(api_key: str) -> tuple[int, dict[str, Any]] | None:
+    if api_key not in (TEST_KEY, RESTRICTED_KEY):
+        return _error(401, "invalid_request_error", "Invalid API Key provided: sk_test_****")
+    if api_key == RESTRICTED_KEY:
+        return _error(403, "invalid_request_error", "The provided key does not have the required permissions")
+    return None
+
+
+def _invalid_search(params: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
+    """Stripe's validation of a search, narrowed to the one query this double understands."""
+    for name in params:
+        if name not in SEARCH_PARAMS:
+            return _error(
+                400,
+                "invalid_request_error",
+                f"Received unknown parameter: {name}",
+                param=name,
+                code="parameter_unknown",
+            )
+    query = params.get("query")
+    if not query:
+        return _error(
+            400, "invalid_request_error", "Missing required param: query.", param="query", code="parameter_missing"
+        )
+    if SEARCH_QUERY.fullmatch(query) is None:
+        return _error(
+            400,
+            "invalid_request_error",
+            f"This double only searches metadata['idempotency_reference']:'<value>', not: {query}",
+            param="query",
+            code="parameter_invalid_string",
+        )
+    limit = params.get("limit", "10")
+    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+        return _error(
+            400, "invalid_request_error", "Invalid integer: limit", param="limit", code="parameter_invalid_integer"
+        )
+    if not (params.get("page") or "0").isdigit():
+        return _error(400, "invalid_request_error", "Invalid page", param="page", code="parameter_invalid_string")
+    return None
 
 
 def _metadata(params: dict[str, str]) -> dict[str, str]:
@@ -444,14 +545,11 @@ def _handler_for(double: StripeDouble) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
-            try:
-                endpoint = Endpoint(self.path.split("?")[0])
-            except ValueError:
-                self._answer(
-                    404, json.dumps({"error": {"type": "invalid_request_error", "message": "no route"}}).encode()
-                )
+            endpoint = next((e for e in CREATIONS if e.value == self.path.split("?")[0]), None)
+            if endpoint is None:
+                self._no_route()
                 return
-            api_key = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+            api_key = self._api_key()
             params = dict(parse_qsl(body, keep_blank_values=True))
             status, payload, headers, lost = double.post(endpoint, api_key, self.headers.get("Idempotency-Key"), params)
             if lost:
@@ -460,6 +558,16 @@ def _handler_for(double: StripeDouble) -> type[BaseHTTPRequestHandler]:
             self._answer(status, payload, headers)
 
         def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            if url.path != Endpoint.SEARCH.value:
+                self._no_route()
+                return
+            self._answer(*double.search(self._api_key(), dict(parse_qsl(url.query, keep_blank_values=True))))
+
+        def _api_key(self) -> str:
+            return (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+
+        def _no_route(self) -> None:
             self._answer(404, json.dumps({"error": {"type": "invalid_request_error", "message": "no route"}}).encode())
 
         def _answer(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
