@@ -16,6 +16,7 @@ from payments_service.domain.payments import payment_id_for
 from payments_service.domain.processor import Charge
 from payments_service.idempotency.records import Status
 from payments_service.models.payments import StoredPayment
+from tests.proof.oracle import key_record
 from tests.support import FakeContext, get_event, payment_event, payments_of, unique, visa
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "payments_service"
@@ -23,16 +24,6 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "payments_service"
 
 def _merchant() -> str:
     return f"arn:aws:iam::111111111111:user/{unique('m')}"
-
-
-def _key_item(dynamodb: Any, settings: Any, merchant: str, key: str) -> Any:
-    from payments_service.dal.idempotency_table import from_item
-    from payments_service.idempotency.keys import record_id
-
-    got = dynamodb.client.get_item(
-        TableName=settings.idempotency_table, Key={"id": {"S": record_id(merchant, key)}}, ConsistentRead=True
-    )
-    return from_item(got.get("Item"))
 
 
 class SquattingProcessor:
@@ -76,7 +67,7 @@ def test_a_business_condition_failing_in_the_commit_answers_a_problem_and_frees_
     assert answer["statusCode"] == 409, answer
     assert json.loads(answer["body"])["type"] == "urn:idempotent-payments:problem:payment-conflict"
     # The key is free (released, keeping its reference for the processor), not held until its lease ends
-    record = _key_item(dynamodb, settings, merchant, key)
+    record = key_record(dynamodb.client, settings.idempotency_table, merchant, key)
     assert record is not None and record.status is Status.RELEASED and record.owner is None
     assert record.result is None and record.lease_expires_at_ms is None
     # Nothing half-written: no payment for the merchant, and the squatter is untouched

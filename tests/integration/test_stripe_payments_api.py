@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from payments_service.dal.idempotency_table import from_item
-from payments_service.idempotency.keys import record_id
 from payments_service.idempotency.records import Status
+from tests.proof.oracle import key_record
 from tests.stripe_double import Fault
 from tests.support import FakeContext, get_event, payment_event, payments_of, unique
 
@@ -36,10 +35,7 @@ def new_merchant() -> str:
 
 
 def record(dynamodb: Any, settings: Any, merchant: str, key: str) -> Any:
-    got = dynamodb.client.get_item(
-        TableName=settings.idempotency_table, Key={"id": {"S": record_id(merchant, key)}}, ConsistentRead=True
-    )
-    return from_item(got.get("Item"))
+    return key_record(dynamodb.client, settings.idempotency_table, merchant, key)
 
 
 class Observed:

@@ -24,6 +24,7 @@ from .api_docs import (
     LIST_REFUNDS_DOC,
 )
 from .idempotency_key import parse_key
+from .invocation import remaining_ms
 from .links import base_path
 from .observability import Observation, logger, metrics
 from .payment_responses import payment_response
@@ -54,15 +55,6 @@ def _cors(origin: str) -> CORSConfig | None:
 app = APIGatewayRestResolver(cors=_cors(settings.cors_allowed_origin))
 
 
-def _remaining_ms() -> int | None:
-    context = app.lambda_context
-    return context.get_remaining_time_in_millis() if context is not None else None
-
-
-def _remaining_of(context: LambdaContext | None) -> int | None:
-    return context.get_remaining_time_in_millis() if context is not None else None
-
-
 @app.post("/payments", **CREATE_PAYMENT_DOC)
 def post_payment() -> Response[str]:
     event = app.current_event.raw_event
@@ -71,7 +63,7 @@ def post_payment() -> Response[str]:
     key = parse_key(event)
     observability.current.fields["idempotency_key_hash"] = record_id(merchant, key)
     payment = parse_body(CreatePaymentRequest, app.current_event.body)
-    result = bootstrap.container().create_payment(merchant, key, payment, _remaining_ms())
+    result = bootstrap.container().create_payment(merchant, key, payment, remaining_ms(app.lambda_context))
     observability.current.outcome = result.outcome
     return payment_response(result, base_path(event))
 
@@ -118,7 +110,7 @@ def post_refund(payment_id: str) -> Response[str]:
     observability.current.fields["idempotency_key_hash"] = record_id(merchant, key)
     # No body at all is the empty refund request: all that remains, no reason.
     refund = parse_body(CreateRefundRequest, app.current_event.body or "{}")
-    result = bootstrap.container().create_refund(merchant, key, payment_id, refund, _remaining_ms())
+    result = bootstrap.container().create_refund(merchant, key, payment_id, refund, remaining_ms(app.lambda_context))
     observability.current.outcome = result.outcome
     return refund_response(result, base_path(event))
 
@@ -159,7 +151,7 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     observability.current = observation = Observation(f"{event.get('httpMethod')} {event.get('resource')}")
     try:
         try:
-            with bootstrap.budget(_remaining_of(context)):
+            with bootstrap.budget(remaining_ms(context)):
                 response = app.resolve(screen(event), context)
         except BodyRejected as rejected:
             problem = problem_for(rejected)

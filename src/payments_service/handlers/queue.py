@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import bootstrap
 from ..idempotency.keys import record_id
+from .invocation import remaining_ms
 from .observability import Observation, logger, metrics
 from .problems import problem_for
 from .queue_messages import PaymentMessage, parse_message
@@ -36,8 +37,9 @@ def _consume(record: SQSRecord, context: LambdaContext | None) -> str:
         message: PaymentMessage = parse_message(record)
         observation.fields["merchant"] = message.merchant
         observation.fields["idempotency_key_hash"] = record_id(message.merchant, message.key)
-        remaining = context.get_remaining_time_in_millis() if context is not None else None
-        result = bootstrap.container().create_payment(message.merchant, message.key, message.request, remaining)
+        result = bootstrap.container().create_payment(
+            message.merchant, message.key, message.request, remaining_ms(context)
+        )
         observation.outcome, status = result.outcome, 200
         return result.outcome
     except Exception as error:  # every outcome is decided here, message by message
@@ -66,7 +68,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     try:
         # Every DynamoDB call of the batch fits in the invocation's time (dal/deadline.py): a message whose
         # turn comes too late is reported failed, and delivered again, rather than cut off mid-write.
-        with bootstrap.budget(context.get_remaining_time_in_millis() if context is not None else None):
+        with bootstrap.budget(remaining_ms(context)):
             return process_partial_response(
                 event=event,
                 record_handler=lambda record: _consume(record, context),
