@@ -18,6 +18,7 @@ from stripe.params import PaymentIntentCreateParams, RefundCreateParams
 from ..domain.processor import (
     Charge,
     Charged,
+    ChargeState,
     Declined,
     InvalidPaymentRequest,
     InvalidPaymentSource,
@@ -27,6 +28,7 @@ from ..domain.processor import (
     ProcessorMisconfigured,
     ProcessorRefund,
     ProcessorUnavailable,
+    RefundLookup,
     RefundRefused,
     Unknown,
 )
@@ -77,7 +79,15 @@ class StripeProcessor:
         self._local = threading.local()  # one HTTP session (kept-alive connections) per thread
 
     def charge(
-        self, *, reference: str, amount: int, currency: str, source: str, timeout_s: float | None = None
+        self,
+        *,
+        reference: str,
+        amount: int,
+        currency: str,
+        source: str,
+        timeout_s: float | None = None,
+        customer: str | None = None,
+        off_session: bool = False,
     ) -> Charge:
         plan = attempt_plan(timeout_s, self._max_retries, self._attempt_timeout_s)
         if plan is None:  # nothing is sent, so nothing can have been charged
@@ -101,7 +111,16 @@ class StripeProcessor:
             raise mapped from error
         return _charge_of(intent)
 
-    def refund(self, *, reference: str, charge_id: str, amount: int, currency: str) -> ProcessorRefund:
+    def refund(
+        self,
+        *,
+        reference: str,
+        charge_id: str,
+        amount: int,
+        currency: str,
+        payment_id: str | None = None,
+        timeout_s: float | None = None,
+    ) -> ProcessorRefund:
         """One Refund of the PaymentIntent `charge_id`, with our reference as its Idempotency-Key."""
         retries, per_attempt_s = attempt_plan(None, self._max_retries, self._attempt_timeout_s) or (0, 1.0)
         client = self._client(retries, per_attempt_s)
@@ -124,7 +143,7 @@ class StripeProcessor:
             raise RefundRefused(refund.failure_reason or "refund_failed")
         return ProcessorRefund(id=refund.id)  # succeeded, or pending: Stripe has accepted it
 
-    def find(self, reference: str) -> Lookup:
+    def find(self, reference: str, *, not_before_ms: int | None = None, timeout_s: float | None = None) -> Lookup:
         """The PaymentIntent made under `reference`, through Stripe's search on our metadata.
 
         Search is eventually consistent: NotCharged is only trustworthy for references older than its
@@ -141,6 +160,21 @@ class StripeProcessor:
         if any(intent.status in ("processing", "requires_capture") for intent in intents):
             return Unknown()  # the money may still move
         return NotCharged()
+
+    # Issue 19 replaces these placeholders (the port's new calls) with the SDK's; until then: outcome unknown.
+    def find_refund(
+        self, *, reference: str, charge_id: str, not_before_ms: int | None = None, timeout_s: float | None = None
+    ) -> RefundLookup:
+        return Unknown()
+
+    def charge_state(self, charge_id: str, *, timeout_s: float | None = None) -> ChargeState:
+        raise ProcessorUnavailable("charge_state: not built yet")
+
+    def cancel(self, charge_id: str, *, timeout_s: float | None = None) -> ChargeState:
+        raise ProcessorUnavailable("cancel: not built yet")
+
+    def refund_state(self, refund_id: str, *, timeout_s: float | None = None) -> ProcessorRefund:
+        raise ProcessorUnavailable("refund_state: not built yet")
 
     def _client(self, retries: int, per_attempt_s: float) -> stripe.StripeClient:
         # Built per call: the timeout depends on the time left, and the key may have been rotated. Cheap; the
