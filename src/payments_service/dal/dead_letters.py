@@ -7,8 +7,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..domain.errors import Transient
 
-class DeadLetterUnavailable(Exception):
+
+class DeadLetterUnavailable(Transient):
     """The dead-letter queue could not take the message; SQS will deliver it again."""
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from .errors import Invalid
+
 T = TypeVar("T")
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 10
 
 
-class InvalidCursor(Exception):
+class InvalidCursor(Invalid):
     """A `starting_after` that is not a cursor this API handed out (tampered, truncated, another list's)."""
 
 

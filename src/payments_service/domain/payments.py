@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from ..models.payments import DeclinedPayment, StoredPayment
+from .errors import Transient
 from .pages import Page
 
 
-class PaymentsUnavailable(Exception):
+class PaymentsUnavailable(Transient):
     """The payments store could not be read right now."""
 
 

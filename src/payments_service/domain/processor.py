@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from .errors import Misconfigured, Refused, Transient
+
 # A charge's life at the processor. "requires_action": the customer must act (3-D Secure) before the
 # money moves; "failed": the last attempt failed (the customer may still try again); "succeeded" and
 # "canceled" are final.
@@ -46,17 +48,19 @@ class ProcessorRefund:
     failure_reason: str | None = None  # failed or canceled: why
 
 
-class Declined(Exception):
+class Declined(Refused):
+    """The processor declined the charge (`decline_code` says why); nothing was charged."""
+
     def __init__(self, decline_code: str) -> None:
         super().__init__(decline_code)
         self.decline_code = decline_code
 
 
-class ProcessorUnavailable(Exception):
+class ProcessorUnavailable(Transient):
     """The processor could not be reached or failed; whether it charged is unknown."""
 
 
-class InvalidPaymentSource(Exception):
+class InvalidPaymentSource(Refused):
     """The processor rejected the source outright; nothing was charged."""
 
 
@@ -96,7 +100,7 @@ class NotRefunded:
 RefundLookup = Refunded | NotRefunded | Unknown
 
 
-class InvalidPaymentRequest(Exception):
+class InvalidPaymentRequest(Refused):
     """The processor refused the amount or currency outright (e.g. below its minimum); nothing was charged."""
 
     def __init__(self, code: str, param: str) -> None:
@@ -105,15 +109,15 @@ class InvalidPaymentRequest(Exception):
         self.param = param
 
 
-class ProcessorMisconfigured(Exception):
+class ProcessorMisconfigured(Misconfigured):
     """Our credentials were refused (authentication or permission): every payment fails until an operator acts."""
 
 
-class ProcessorIdempotencyError(Exception):
+class ProcessorIdempotencyError(Misconfigured):
     """The processor saw our reference before with other parameters: a bug on our side. Nothing new was charged."""
 
 
-class RefundRefused(Exception):
+class RefundRefused(Refused):
     """The processor refused the refund outright (disputed, too old...); nothing was refunded."""
 
     def __init__(self, code: str) -> None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from .errors import Invalid
 from .processor import ChargeStatus, RefundStatus
 
 
-class InvalidSignature(Exception):
+class InvalidSignature(Invalid):
     """The event is unsigned, signed with another secret, or signed too long ago (a replay): nothing changes."""
 
 
-class InvalidEvent(Exception):
+class InvalidEvent(Invalid):
     """The body is correctly signed but is not an event this API can read."""
 
 

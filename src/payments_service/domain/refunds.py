@@ -14,18 +14,19 @@ from typing import Protocol
 
 from ..models.payments import DeclinedPayment, StoredPayment
 from ..models.refunds import StoredRefund
+from .errors import Busy, Conflict, PaymentsError, Refused, Transient
 from .pages import Page
 
 
-class PaymentNotFound(Exception):
+class PaymentNotFound(Refused):
     """No such payment for this merchant (another merchant's payment does not exist for them)."""
 
 
-class PaymentDeclined(Exception):
+class PaymentDeclined(Refused):
     """The payment was declined: nothing was charged, so there is nothing to refund."""
 
 
-class RefundExceedsPayment(Exception):
+class RefundExceedsPayment(Refused):
     """The refund asks for more than remains refundable; nothing was reserved."""
 
     def __init__(self, remaining: int) -> None:
@@ -33,15 +34,15 @@ class RefundExceedsPayment(Exception):
         self.remaining = remaining
 
 
-class PaymentBusy(Exception):
+class PaymentBusy(Busy):
     """Refunds without an amount kept racing others for the payment's balance; nothing was reserved."""
 
 
-class RefundConflict(Exception):
+class RefundConflict(Conflict):
     """A refund's settlement was refused although its key was ours: an operator must look."""
 
 
-class RefundsUnavailable(Exception):
+class RefundsUnavailable(Transient):
     """The refund store could not be read or written right now (the write may have applied)."""
 
 
@@ -53,8 +54,9 @@ class Reservation:
     amount: int
 
 
-class ReservationRefused(Exception):
-    """The reservation's condition failed. `current` is the payment as stored now (None if absent)."""
+class ReservationRefused(PaymentsError):
+    """The reservation's condition failed: a signal to the refund use case, which decides from `current`, the
+    payment as stored now (None if absent)."""
 
     def __init__(self, current: StoredPayment | None) -> None:
         super().__init__("reservation refused")

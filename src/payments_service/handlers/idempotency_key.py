@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..domain.errors import Invalid
 from ..idempotency.keys import InvalidKey, validate_key
 from .headers import header_values
 
 HEADER = "Idempotency-Key"
 
 
-class MissingKey(Exception):
+class MissingKey(Invalid):
     """No Idempotency-Key header."""
 
 

@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from ..domain.errors import Invalid
+
 # arn:aws:sts::123456789012:assumed-role/RoleName/SessionName: the role, and its session.
 _ASSUMED_ROLE = re.compile(r"^(arn:[^:]+:sts::\d{12}:assumed-role/[^/]+)/.+$")
 # An authorizer's principal id is whatever the authorizer chose: namespaced so it can never equal an
@@ -18,7 +20,7 @@ AUTHORIZER_PREFIX = "authorizer:"
 MerchantScope = Literal["role", "role-session"]
 
 
-class Unauthenticated(Exception):
+class Unauthenticated(Invalid):
     """No principal on the request."""
 
 

@@ -6,12 +6,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..domain.errors import Invalid
 from ..domain.pages import DEFAULT_PAGE, MAX_PAGE
 
 _DIGITS = re.compile(r"[0-9]{1,3}")
 
 
-class InvalidQuery(Exception):
+class InvalidQuery(Invalid):
+    """The list query does not match its schema (`errors` says where, never echoing what was sent)."""
+
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__("invalid query")
         self.errors = errors

@@ -16,17 +16,16 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import bootstrap
+from ..domain.errors import Transient
 from ..idempotency.keys import record_id
 from .invocation import remaining_ms
 from .observability import Observation, logger, metrics
 from .problems import problem_for
+from .queue_actions import QueueAction, queue_action
 from .queue_messages import PaymentMessage, parse_message
 
-# The one refusal a later delivery can change: the first request with this key is still running.
-_TRANSIENT_REFUSALS = frozenset({"idempotency-key-in-use"})
 
-
-class RetryLater(Exception):
+class RetryLater(Transient):
     """Leave the message on the queue: SQS delivers it again after its visibility timeout."""
 
 
@@ -45,7 +44,7 @@ def _consume(record: SQSRecord, context: LambdaContext | None) -> str:
     except Exception as error:  # every outcome is decided here, message by message
         problem = problem_for(error)
         observation.outcome, status = problem.outcome, problem.status
-        if 400 <= problem.status < 500 and problem.slug not in _TRANSIENT_REFUSALS:
+        if queue_action(error) is QueueAction.PARK:
             # No delivery can ever succeed: park it (never charged) instead of letting it be retried.
             attributes = record.raw_event.get("messageAttributes") or {}
             bootstrap.container().dead_letters.park(record.body or "", attributes, problem.slug)

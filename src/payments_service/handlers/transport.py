@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ..domain.errors import Invalid
 from .headers import header_values
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -20,7 +21,7 @@ MAX_BODY_BYTES = 16 * 1024  # a maximal valid payment is about 12 KiB
 _JSON_TYPES = ("application/json",)
 
 
-class BodyRejected(Exception):
+class BodyRejected(Invalid):
     """The body was refused before routing (encoding, size, media type)."""
 
     def __init__(self, slug: str, status: int, detail: str) -> None:
@@ -53,7 +54,7 @@ def screen(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "body": text, "isBase64Encoded": False}
 
 
-class InvalidBody(Exception):
+class InvalidBody(Invalid):
     """The body is not the JSON the route expects. `malformed`: not JSON at all."""
 
     def __init__(self, errors: list[dict[str, Any]], *, malformed: bool = False) -> None:

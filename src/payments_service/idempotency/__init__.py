@@ -6,7 +6,7 @@ job all run through the same engine.
 """
 
 from .engine import Claim, Completion, IdempotencyEngine, IdempotentRequest, Outcome, Recovery, Verdict
-from .errors import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
+from .errors import IdempotencyError, KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
 from .records import IdempotencyRecord, Status
 from .store import IdempotencyStore, RecordConflict, StoreUnavailable, WriteRejected
 
@@ -14,6 +14,7 @@ __all__ = [
     "Claim",
     "Completion",
     "IdempotencyEngine",
+    "IdempotencyError",
     "IdempotencyRecord",
     "IdempotencyStore",
     "IdempotentRequest",

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import re
 
+from .errors import IdempotencyError
+
 MAX_LENGTH = 255  # Stripe's limit
 # Visible ASCII without space, quote or backslash: no escaping games, nothing a log line could mangle.
 KEY_PATTERN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,255}$")
 
 
-class InvalidKey(Exception):
-    """The key is malformed or too long (or, in a transport, sent twice with different values)."""
+class InvalidKey(IdempotencyError):
+    """The key is malformed or too long (or, in a transport, sent twice with different values): final."""
 
 
 def validate_key(value: str) -> str:

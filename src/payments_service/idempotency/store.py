@@ -5,23 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from .errors import IdempotencyError
 from .records import IdempotencyRecord
 
 
-class StoreUnavailable(Exception):
-    """Throttled, timed out or a server error: the call may be retried later."""
+class StoreUnavailable(IdempotencyError):
+    """Throttled, timed out or a server error: retry helps (the write may have applied). Where a key is held the
+    engine turns it into TemporarilyUnavailable; the recovery index's reads (unresolved) pass it on."""
 
 
-class RecordConflict(Exception):
-    """The key's own condition failed. `current` is the item as the store holds it now (None if absent)."""
+class RecordConflict(IdempotencyError):
+    """The key's own condition failed: a signal to the engine, which answers from `current`, the item as the
+    store holds it now (None if absent)."""
 
     def __init__(self, current: IdempotencyRecord | None) -> None:
         super().__init__("conditional write failed")
         self.current = current
 
 
-class WriteRejected(Exception):
-    """A business write's own condition failed, so nothing of the completion was applied."""
+class WriteRejected(IdempotencyError):
+    """A business write's own condition failed, so nothing of the completion was applied. Propagated by the
+    engine to its caller, which knows what the write meant (a payment or refund recorded inconsistently)."""
 
     def __init__(self, write: object) -> None:
         super().__init__(f"business write rejected: {type(write).__name__}")

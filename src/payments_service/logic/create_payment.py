@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain.errors import Conflict
 from ..domain.payments import RecordDecline, RecordPayment, payment_id_for, rfc3339
 from ..domain.processor import (
     Charge,
@@ -22,7 +23,7 @@ from ..models.payments import CreatePaymentRequest, DeclinedPayment, RecordedPay
 OPERATION = "payments.create"
 
 
-class PaymentConflict(Exception):
+class PaymentConflict(Conflict):
     """The payment record already exists although its key never completed: an operator must look."""
 
 
