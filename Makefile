@@ -126,6 +126,7 @@ build: $(SAM_STAMP)  ## sam build, no Docker: wheels are picked for the Lambda r
 check-build: build $(STAMP)  ## the artifacts hold pydantic_core for the runtime's Python and architecture
 	$(PY) -m tools.check_artifact $(BUILD_DIR)/PaymentsFunction
 	$(PY) -m tools.check_artifact $(BUILD_DIR)/ReconcilerFunction
+	$(PY) -m tools.check_artifact $(BUILD_DIR)/StripeWebhookFunction
 	$(PY) -m tools.check_artifact $(BUILD_DIR)/PaymentQueueFunction
 
 test-python: $(STAMP) $(SAM_STAMP)  ## the pytest suite alone (tests/template runs the SAM transform from .venv-sam)

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import gateway, server_info, template
 from .environments import EnvironmentFailed
-from .events import LOCAL_MERCHANT, MERCHANT_HEADER, build_event, match_route
+from .events import LOCAL_MERCHANT, MERCHANT_HEADER, build_event, find_route
 from .runtime import LocalRuntime
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -189,15 +189,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return gateway.render("BAD_REQUEST", request_id, detail="The body did not arrive in time")
         url = urlsplit(self.path)
-        resource, path_parameters, _ = match_route(self.command, url.path)
-        if resource is None:
+        route, path_parameters, _ = find_route(self.command, url.path)
+        resource = route.path if route is not None else None
+        if route is None or resource is None:
             # API Gateway (REST, IAM auth) answers unknown routes and methods alike with 403.
             detail = f"No route for {self.command} {url.path}: API Gateway answers 403 Missing Authentication Token"
             context = {"httpMethod": self.command, "path": url.path, "resourcePath": url.path}
             return gateway.render(
                 "MISSING_AUTHENTICATION_TOKEN", request_id, detail, request_headers=dict(self.headers), context=context
             )
-        merchant = self.headers.get(MERCHANT_HEADER, LOCAL_MERCHANT) or None
+        # An unsigned route (the webhook) has no principal, whatever the caller sends.
+        merchant = (self.headers.get(MERCHANT_HEADER, LOCAL_MERCHANT) or None) if route.signed else None
         headers = [(k, v) for k, v in self.headers.items() if k.lower() != MERCHANT_HEADER.lower()]
         event = build_event(
             self.command,
@@ -211,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         event["requestContext"]["requestId"] = request_id
         try:
-            invocation = self.server.runtime.invoke(event)
+            invocation = self.server.runtime.invoke(event, function=route.function)
         except EnvironmentFailed as error:
             print(f"function failed: {error}", file=sys.stderr, flush=True)
             return gateway.render("INTEGRATION_FAILURE", request_id, detail=f"The function did not answer: {error}")

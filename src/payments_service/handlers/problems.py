@@ -18,6 +18,7 @@ from ..domain.processor import (
     ProcessorIdempotencyError,
     ProcessorMisconfigured,
 )
+from ..domain.processor_events import InvalidEvent, InvalidSignature
 from ..domain.refunds import (
     PaymentBusy,
     PaymentDeclined,
@@ -62,6 +63,8 @@ TITLES = {
     "service-unavailable": "Temporarily unavailable",
     "internal-error": "Internal error",
     "processor-error": "Payment processor error",
+    "invalid-signature": "Event signature invalid",
+    "invalid-event": "Not an event",
 }
 
 
@@ -199,6 +202,14 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
     RefundsUnavailable: lambda e: Problem(
         "service-unavailable", 503, "Refunds are temporarily unreadable", "unavailable", retry_after(1)
     ),
+    # Webhooks: nothing changes; the sender is told why without being told what would have passed.
+    InvalidSignature: lambda e: Problem(
+        "invalid-signature",
+        400,
+        "The Stripe-Signature header is missing, does not match the body, or is too old",
+        "invalid_signature",
+    ),
+    InvalidEvent: lambda e: Problem("invalid-event", 400, "The body is not an event this API can read", "invalid"),
 }
 _INTERNAL = Problem("internal-error", 500, "An unexpected error occurred; it has been logged", "error")
 

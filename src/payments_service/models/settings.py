@@ -59,6 +59,14 @@ class Settings(BaseModel):
     # Upper bound of one HTTP attempt; the remaining Lambda time may shorten it.
     stripe_attempt_timeout_seconds: float = Field(default=8.0, alias="STRIPE_ATTEMPT_TIMEOUT_SECONDS", gt=0)
     stripe_secret_max_age_seconds: int = Field(default=300, alias="STRIPE_SECRET_MAX_AGE_SECONDS", ge=1)
+    # The webhook endpoint's signing secret(s) (whsec_...): from Secrets Manager (deployed) or directly (local
+    # runs, tests). During a rotation both the new and the old secret verify: separate them with a comma.
+    stripe_webhook_secret_arn: str | None = Field(default=None, alias="STRIPE_WEBHOOK_SECRET_ARN")
+    stripe_webhook_secret: SecretStr | None = Field(default=None, alias="STRIPE_WEBHOOK_SECRET")
+    # A payment left awaiting its customer (3-D Secure) this long is canceled at the processor by the reconciler.
+    requires_action_timeout_seconds: int = Field(
+        default=86_400, alias="REQUIRES_ACTION_TIMEOUT_SECONDS", ge=900, le=7 * 86_400
+    )
     # The browser origin allowed to read the API's answers (CORS); empty: no CORS headers at all.
     cors_allowed_origin: str = Field(default="", alias="CORS_ALLOWED_ORIGIN")
     metrics_namespace: str = Field(default="IdempotentPayments", alias="POWERTOOLS_METRICS_NAMESPACE")
