@@ -19,7 +19,9 @@ def _merchant() -> str:
 
 
 def _awaiting(invoke: Any, merchant: str, key: str | None = None) -> dict[str, Any]:
-    response = invoke(payment_event(key or unique("k"), visa(1500, source="tok_threeDSecureRequired"), merchant=merchant))
+    response = invoke(
+        payment_event(key or unique("k"), visa(1500, source="tok_threeDSecureRequired"), merchant=merchant)
+    )
     assert response["statusCode"] == 202, response
     return response
 
