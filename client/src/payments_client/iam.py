@@ -35,11 +35,12 @@ class SigV4(httpx.Auth):
         if self._credentials is None:
             raise ValueError("no AWS credentials found (environment, profile, SSO, container or instance role)")
         configured = session.get_config_variable("region")
-        self._region = region or (str(configured) if configured else None)
+        self._region, self._configured = region, str(configured) if configured else None
 
     def region_for(self, host: str) -> str:
+        """The explicit region, else the one an execute-api host names, else the profile's (custom domains)."""
         found = _REGION_IN_HOST.search(host.lower())
-        region = self._region or (found.group(1) if found else None)
+        region = self._region or (found.group(1) if found else None) or self._configured
         if not region:
             raise ValueError(f"cannot tell the AWS region of {host}: pass SigV4(region=...)")
         return region
