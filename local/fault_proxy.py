@@ -2,7 +2,7 @@
 planned fault (then passes through), so a client's retries meet the network's real failures.
 
 Faults: drop the request (never forwarded), drop the answer (forwarded, the server commits, the client
-gets a closed connection), hold the answer (forwarded, answered after `seconds`: past the client's
+gets a closed connection) or swallow it (the same, after the client's timeout), hold the answer (forwarded, answered after `seconds`: past the client's
 timeout), or answer by itself (a 503 or 409 problem with Retry-After, never forwarded). Written by hand:
 the proxies we know (toxiproxy, mitmproxy) are services of their own, not a test fixture of 100 lines.
 """
@@ -26,8 +26,8 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade",
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # pass, drop_request, drop_answer, hold, respond
-    seconds: float = 0.0  # hold: how long the answer is held
+    kind: str  # pass, drop_request, drop_answer, swallow, hold, respond
+    seconds: float = 0.0  # hold, swallow: how long the answer is held
     status: int = 0  # respond: the status answered
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
@@ -40,6 +40,11 @@ DROP_ANSWER = Fault("drop_answer")
 
 def hold(seconds: float) -> Fault:
     return Fault("hold", seconds=seconds)
+
+
+def swallow(seconds: float) -> Fault:
+    """Forwarded, answered by the server, and the answer never sent: the client times out (then closed)."""
+    return Fault("swallow", seconds=seconds)
 
 
 def problem(status: int, slug: str, retry_after: str | None = None) -> Fault:
@@ -134,6 +139,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         seen = Seen(self.command, self.path, fault.kind, status, key)
         if fault.kind == "drop_answer":
             return self._drop(seen)
+        if fault.kind == "swallow":
+            self.owner.record(seen)  # known at once: the server has answered
+            time.sleep(fault.seconds)
+            self.close_connection = True
+            return None
         if fault.kind == "hold":
             time.sleep(fault.seconds)
         self.owner.record(seen)

@@ -163,3 +163,29 @@ def test_async_client_through_a_lost_answer(server: LocalServer, proxy: FaultPro
     payment = asyncio.run(run())
     assert payment.replayed
     assert [p.id for p in payments_of(server, merchant)] == [payment.id]
+
+
+def test_swallowed_answer_times_out_and_is_replayed(
+    server: LocalServer, proxy: FaultProxy, merchant: dict[str, str]
+) -> None:
+    proxy.plan(fp.swallow(1.5))
+    reports: list[pc.AttemptReport] = []
+    with client(proxy, merchant, timeout=0.7, on_attempt=reports.append) as c:
+        payment = pay(c)
+    assert reports[0].error == "ReadTimeout" and payment.replayed
+    assert upstream_answers(proxy, payment.idempotency_key) == [201, 201]
+    assert [p.id for p in payments_of(server, merchant)] == [payment.id]
+
+
+def test_make_demo_timeout_shows_exactly_once() -> None:
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "local.demo_timeout"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no answer (ReadTimeout)" in done.stdout and "replayed=True" in done.stdout
+    assert "1 payment for this merchant; sandbox charges for it: 1" in done.stdout
