@@ -80,3 +80,23 @@ def test_each_tool_runs_a_real_command_against_make_run(fresh: Path, tmp_path: P
         assert json.loads(shown.stdout)["status"] == "COMPLETED"
     finally:
         stop_server(server.process)
+
+
+def test_the_client_installs_alone(tmp_path: Path) -> None:
+    """`pip install ./client`: httpx and nothing of the server's code; SigV4 says which extra it needs."""
+    shutil.copytree(ROOT / "client", tmp_path / "client", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    venv = tmp_path / "venv"
+    assert run(sys.executable, "-m", "venv", venv, cwd=tmp_path).returncode == 0
+    installed = run(
+        venv / "bin" / "pip", "install", "--quiet", tmp_path / "client", cwd=tmp_path, timeout=INSTALL_SECONDS
+    )
+    assert installed.returncode == 0, installed.stderr
+    probe = (
+        "import importlib.util, payments_client as pc\n"
+        "assert importlib.util.find_spec('payments_service') is None and importlib.util.find_spec('botocore') is None\n"
+        "c = pc.Client('http://127.0.0.1:9'); c.close()\n"
+        "try:\n    pc.SigV4()\nexcept ImportError as e:\n    print(e)\n"
+    )
+    done = run(venv / "bin" / "python", "-c", probe, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "idempotent-payments-client[iam]" in done.stdout
