@@ -40,6 +40,7 @@ def pay(c: pc.Client, **overrides: Any) -> pc.Payment:
 def test_dropped_request_is_sent_again_and_charges_once(
     server: LocalServer, proxy: FaultProxy, merchant: dict[str, str]
 ) -> None:
+    assert "processor: sandbox" in server.log_text()  # the banner says who charges
     proxy.plan(fp.DROP_REQUEST, fp.DROP_REQUEST)
     with client(proxy, merchant) as c:
         payment = pay(c)
