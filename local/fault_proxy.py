@@ -2,13 +2,15 @@
 planned fault (then passes through), so a client's retries meet the network's real failures.
 
 Faults: drop the request (never forwarded), drop the answer (forwarded, the server commits, the client
-gets a closed connection) or swallow it (the same, after the client's timeout), hold the answer (forwarded, answered after `seconds`: past the client's
+gets a closed connection) or swallow it (the same, after the client's timeout),
+hold the answer (forwarded, answered after `seconds`: past the client's
 timeout), or answer by itself (a 503 or 409 problem with Retry-After, never forwarded). Written by hand:
 the proxies we know (toxiproxy, mitmproxy) are services of their own, not a test fixture of 100 lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import threading
@@ -147,10 +149,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if fault.kind == "hold":
             time.sleep(fault.seconds)
         self.owner.record(seen)
-        try:
+        with contextlib.suppress(OSError):  # the client gave up while the answer was held: that was the point
             self._answer(status, headers, answer)
-        except OSError:
-            pass  # the client gave up while the answer was held: that was the point
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 

@@ -11,9 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
-
 import payments_client as pc
+import pytest
 from payments_client.retry import PROBLEM_BASE
 
 PAYMENT = {"id": "pay_1", "amount": 1000, "currency": "USD", "status": "succeeded", "metadata": {}}

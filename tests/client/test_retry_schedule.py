@@ -7,7 +7,6 @@ import email.utils
 import random
 
 import pytest
-
 from payments_client import Backoff, parse_retry_after
 from payments_client.retry import IN_FLIGHT, PROBLEM_BASE, retryable_status
 
@@ -40,7 +39,7 @@ def test_retry_after_in_seconds(header: str, seconds: float) -> None:
 
 
 def test_retry_after_as_an_http_date() -> None:
-    now = datetime.datetime(2026, 12, 4, 22, 0, 0, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 12, 4, 22, 0, 0, tzinfo=datetime.UTC)
     later = email.utils.format_datetime(now + datetime.timedelta(seconds=30), usegmt=True)
     assert parse_retry_after(later, now=now) == 30.0
     earlier = email.utils.format_datetime(now - datetime.timedelta(seconds=30), usegmt=True)

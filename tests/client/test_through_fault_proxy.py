@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 import httpx
+import payments_client as pc
 import pytest
 
-import payments_client as pc
 from local import fault_proxy as fp
 from local.fault_proxy import FaultProxy
 from tests.e2e.conftest import LocalServer

@@ -146,7 +146,9 @@ def test_without_endpoint_or_stack_it_finds_the_running_local_server(
     with pytest.raises(TargetError, match="no running local server"):
         running(directories=(tmp_path,))
     # A server that was killed left its file: skipped (its pid is gone).
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True, text=True
+    )
     server_info.publish(
         3999, server_info.ServerInfo(int(dead.stdout), "http://x", "http://127.0.0.1:1", "q", "d"), tmp_path
     )
