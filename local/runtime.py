@@ -105,6 +105,7 @@ class LocalRuntime:
         self.queues: dict[str, LocalQueue] = {}
         self.restored: dict[str, int] = {}
         self.event_source: SqsEventSource | None = None
+        self.api_environment: dict[str, str] = {}  # what the API function's environments run with
 
     @property
     def pool(self) -> EnvironmentPool | None:
@@ -136,11 +137,14 @@ class LocalRuntime:
         if self.queue_function is not None:
             sizes[self.queue_function] = self.queue_concurrency
         for name, size in sizes.items():
+            environment = function_environment(self.dynamodb.endpoint, refs, {**chosen, **self._overrides}, name)
+            if name == self.api_function:
+                self.api_environment = environment
             self.pools[name] = EnvironmentPool(
                 size,
                 template.handler_path(name),
                 template.timeout_seconds(name),
-                function_environment(self.dynamodb.endpoint, refs, {**chosen, **self._overrides}, name),
+                environment,
                 template.code_uri(name),
                 self._log,
                 function_name=name,

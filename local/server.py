@@ -251,6 +251,7 @@ def _banner(runtime: LocalRuntime, base: str, state: Path | None, concurrency: i
         persistence,
         f"function {template.handler_path()}: up to {concurrency} execution environments, one event at a time "
         f"each, started on demand (cold start), timeout {timeout} s",
+        _processor_line(runtime.api_environment),
         f"payments API on {base}  (local-only merchant header: {MERCHANT_HEADER}, default {LOCAL_MERCHANT})",
     ]
     lines += _queue_banner(runtime)
@@ -264,6 +265,16 @@ def _banner(runtime: LocalRuntime, base: str, state: Path | None, concurrency: i
         lines.append(f"  make enqueue PORT={port} KEY=demo-1   (the same payment, by the queue: a replay)")
     lines.append(f"Ctrl-C stops: no new connections, requests in flight finish (at most {timeout} s), then exit.")
     return lines
+
+
+def _processor_line(environment: dict[str, str]) -> str:
+    """Which processor charges: the sandbox, or Stripe and at which API base (never the key, only its mode)."""
+    if environment.get("PAYMENT_PROCESSOR", "sandbox") != "stripe":
+        return "processor: sandbox (no network; sources tok_visa, tok_chargeDeclined, tok_slow, ... in README)"
+    base = environment.get("STRIPE_API_BASE") or "https://api.stripe.com (Stripe's default)"
+    key = environment.get("STRIPE_API_KEY", "")
+    mode = "test mode" if key.startswith(("sk_test_", "rk_test_")) else "LIVE key" if key else "no STRIPE_API_KEY set"
+    return f"processor: Stripe, API base {base}, {mode}"
 
 
 def _queue_banner(runtime: LocalRuntime) -> list[str]:

@@ -1,5 +1,6 @@
 """`payments-admin key show|reconcile --merchant M --key K`, against the local run or a deployed stack.
 
+Without --endpoint or --stack it finds the `make run` running from this directory by itself.
 Exit status: 0 done, 1 no such key, 2 usage or connection errors.
 """
 
@@ -11,15 +12,18 @@ import json
 import sys
 from typing import Any, TextIO
 
-from .target import Target, TargetError, local, stack
+from .target import Target, TargetError, local, running, stack
 
 OK, NOT_FOUND, USAGE = 0, 1, 2
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="payments-admin", description=__doc__)
-    where = p.add_mutually_exclusive_group(required=True)
+    p = argparse.ArgumentParser(
+        prog="payments-admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    where = p.add_mutually_exclusive_group()
     where.add_argument("--endpoint", help="a local DynamoDB, e.g. http://127.0.0.1:8000 (make dynamodb)")
+    where.add_argument("--port", type=int, help="the API port of the running `make run` to use (default: the only one)")
     where.add_argument("--stack", help="a deployed stack: table names from its CloudFormation outputs")
     p.add_argument("--prefix", default="local", help="with --endpoint: table name prefix (default: local)")
     p.add_argument("--region", help="with --stack: the stack's region (default: your AWS configuration)")
@@ -104,16 +108,26 @@ def run(args: argparse.Namespace, target: Target, out: TextIO) -> int:
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = parser().parse_args(argv)
+    target: Target | None = None
     try:
-        target = local(args.endpoint, args.prefix) if args.endpoint else stack(args.stack, args.region)
+        if args.endpoint:
+            target = local(args.endpoint, args.prefix)
+        elif args.stack:
+            target = stack(args.stack, args.region)
+        else:
+            target = running(args.port)
         return run(args, target, out)
     except TargetError as error:
         print(f"payments-admin: {error}", file=sys.stderr)
         return USAGE
-    except Exception as error:  # connection refused, missing table...: say what, not a traceback
+    except Exception as error:  # connection refused, missing table...: one line saying what, not a traceback
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if not isinstance(error, (BotoCoreError, ClientError)):
+        from payments_service.idempotency.store import StoreUnavailable
+
+        if not isinstance(error, (BotoCoreError, ClientError, StoreUnavailable)):
             raise
-        print(f"payments-admin: {type(error).__name__}: {error}", file=sys.stderr)
+        where = (target.endpoint if target else None) or "AWS"
+        cause = error.__cause__ if isinstance(error, StoreUnavailable) and error.__cause__ else error
+        print(f"payments-admin: cannot read the tables at {where}: {type(cause).__name__}: {cause}", file=sys.stderr)
         return USAGE
