@@ -9,6 +9,7 @@ from typing import Any
 
 import stripe
 
+from ..domain.processor import ChargeStatus
 from ..domain.processor_events import (
     ChargeEvent,
     InvalidEvent,
@@ -20,7 +21,7 @@ from ..domain.processor_events import (
 
 TOLERANCE_SECONDS = 300  # Stripe's default: an older signature is a replay
 REFERENCE = "idempotency_reference"  # the metadata key our adapter sets on every object it creates
-_CHARGE_STATUS = {
+_CHARGE_STATUS: dict[str, ChargeStatus] = {
     "payment_intent.succeeded": "succeeded",
     "payment_intent.payment_failed": "failed",
     "payment_intent.canceled": "canceled",
@@ -70,7 +71,7 @@ def _event(payload: bytes) -> ProcessorEvent:
             str(obj.get("id", "")),
             _reference(obj),
             _CHARGE_STATUS[kind],
-            decline,  # type: ignore[arg-type]
+            decline,
         )
     if kind in _REFUND_TYPES and obj.get("object") == "refund" and obj.get("status") in _REFUND_STATUSES:
         metadata = _metadata(obj)
