@@ -126,7 +126,7 @@ class FailsFirstBeforeCharging:
         charge: Charge = self.inner.charge(**kwargs)
         return charge
 
-    def find(self, reference: str) -> Any:
+    def find(self, reference: str, **_: Any) -> Any:
         return self.inner.find(reference)
 
 
@@ -157,7 +157,7 @@ class UnknownLookups:
         charge: Charge = self.inner.charge(**kwargs)
         return charge
 
-    def find(self, reference: str) -> Any:
+    def find(self, reference: str, **_: Any) -> Any:
         return Unknown()
 
 
@@ -265,10 +265,14 @@ def test_the_scheduled_handler_runs_once_and_emits_a_metric_per_result_and_the_a
     assert names == {
         "ReconcileCharged",
         "ReconcileNotCharged",
+        "ReconcileRefunded",
+        "ReconcileNotRefunded",
+        "ReconcileRefused",
         "ReconcileStillUnknown",
         "ReconcileSkipped",
         "ReconcileFailed",
         "UnresolvedKeysOlderThanOneHour",
+        "ReconcileParked",
     }
     assert metrics["ReconcileCharged"] == [1.0] and metrics["UnresolvedKeysOlderThanOneHour"] == [0.0]
 

@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
+RefundStatus = Literal["pending", "succeeded", "failed", "canceled"]
 
 
 class CreateRefundRequest(BaseModel):
@@ -32,7 +33,7 @@ class Refund(BaseModel):
     payment_id: str
     amount: int
     currency: str
-    status: Literal["succeeded"] = "succeeded"
+    status: RefundStatus = "succeeded"  # as the processor answered it (pending: it may still fail)
     reason: RefundReason | None = None
     created_at: str = Field(description="RFC 3339 timestamp, UTC")
 

@@ -44,6 +44,9 @@ class Settings(BaseModel):
     # may be eventually consistent (Stripe's search is).
     reconciler_min_age_seconds: int = Field(default=300, alias="RECONCILER_MIN_AGE_SECONDS", ge=0)
     reconciler_max_keys_per_run: int = Field(default=100, alias="RECONCILER_MAX_KEYS_PER_RUN", ge=1, le=1_000)
+    # Looks at a key that stays unknown before the reconciler parks it (out of every batch, ReconcileParked
+    # alarm): an operator's `payments-admin key reconcile` or a client's retry still resolves it.
+    reconciler_max_attempts: int = Field(default=12, alias="RECONCILER_MAX_ATTEMPTS", ge=1, le=1_000)
     sandbox_slow_seconds: float = Field(default=3.0, alias="SANDBOX_SLOW_SECONDS", ge=0, le=60)
     # How long the processor deduplicates our reference (Stripe: 24 h). A key given back longer ago is not retried.
     processor_idempotency_window_seconds: int = Field(
