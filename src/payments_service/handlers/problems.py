@@ -19,12 +19,14 @@ from ..domain.processor import (
     ProcessorMisconfigured,
 )
 from ..domain.refunds import (
+    MAX_REFUNDS_PER_PAYMENT,
     PaymentBusy,
     PaymentDeclined,
     PaymentNotFound,
     RefundConflict,
     RefundExceedsPayment,
     RefundsUnavailable,
+    TooManyRefunds,
 )
 from ..idempotency import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
 from ..idempotency.keys import InvalidKey
@@ -58,6 +60,7 @@ TITLES = {
     "payment-not-refundable": "Payment cannot be refunded",
     "payment-declined": "Payment was declined",
     "refund-conflict": "Refund recorded inconsistently",
+    "too-many-refunds": "Payment has the most refunds allowed",
     "invalid-cursor": "Cursor invalid",
     "service-unavailable": "Temporarily unavailable",
     "internal-error": "Internal error",
@@ -185,6 +188,14 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
         "refund_exceeds_payment",
         {},
         {"remaining_amount": e.remaining},
+    ),
+    TooManyRefunds: lambda e: Problem(
+        "too-many-refunds",
+        409,
+        f"A payment has at most {MAX_REFUNDS_PER_PAYMENT} refunds; nothing was reserved",
+        "rejected",
+        {},
+        {"max_refunds": MAX_REFUNDS_PER_PAYMENT},
     ),
     PaymentBusy: lambda e: Problem(
         "service-unavailable",
