@@ -123,6 +123,7 @@ def build(
     """Wire the use cases; tests and tools pass their own client, processor or clock."""
     from .dal.business_writes import BusinessWrites
     from .dal.clients import dynamodb_client, sqs_client
+    from .dal.deadline import processor_commit_reserve_ms
     from .dal.dead_letters import SqsDeadLetters
     from .dal.idempotency_table import DynamoDBIdempotencyStore
     from .dal.payments_table import DynamoDBPaymentsTable
@@ -159,7 +160,9 @@ def build(
         ),
     )
     return Container(
-        create_payment=CreatePayment(engine, processor, clock, settings.processor_commit_reserve_ms),
+        create_payment=CreatePayment(
+            engine, processor, clock, processor_commit_reserve_ms(settings.processor_commit_room_ms)
+        ),
         get_payment=GetPayment(payments),
         dead_letters=SqsDeadLetters(sqs_client, settings.dead_letter_queue_url),
         reconcile=Reconcile(

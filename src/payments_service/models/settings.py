@@ -52,8 +52,9 @@ class Settings(BaseModel):
     processor_idempotency_window_seconds: int = Field(
         default=86_400, alias="PROCESSOR_IDEMPOTENCY_WINDOW_SECONDS", ge=60
     )
-    # Time kept after the processor call to record its result before the Lambda ends.
-    processor_commit_reserve_ms: int = Field(default=2_000, alias="PROCESSOR_COMMIT_RESERVE_MS", ge=0)
+    # Time kept after the processor call for the commit itself, on top of the time under which DynamoDB calls
+    # are refused (dal/deadline.py derives the processor's deadline from both: one budget).
+    processor_commit_room_ms: int = Field(default=1_000, alias="PROCESSOR_COMMIT_ROOM_MS", ge=200)
     # Stripe: the key from Secrets Manager (deployed), or directly (local runs, tests). Never logged.
     stripe_api_key_secret_arn: str | None = Field(default=None, alias="STRIPE_API_KEY_SECRET_ARN")
     stripe_api_key: SecretStr | None = Field(default=None, alias="STRIPE_API_KEY")
