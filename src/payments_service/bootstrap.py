@@ -123,8 +123,8 @@ def build(
     """Wire the use cases; tests and tools pass their own client, processor or clock."""
     from .dal.business_writes import BusinessWrites
     from .dal.clients import dynamodb_client, sqs_client
-    from .dal.deadline import processor_commit_reserve_ms
     from .dal.dead_letters import SqsDeadLetters
+    from .dal.deadline import processor_commit_reserve_ms
     from .dal.idempotency_table import DynamoDBIdempotencyStore
     from .dal.payments_table import DynamoDBPaymentsTable
     from .dal.refunds_table import DynamoDBRefundsTable

@@ -154,9 +154,12 @@ def test_a_payment_gone_ends_the_refund_key_cleanly(make_world: Any, processor: 
     assert world.call(refund_event(pid, key, {"amount": 100}, merchant=who)).status == 503
     world.db.delete_item(TableName=world.settings.payments_table, Key={"payment_id": {"S": pid}})
     assert world.deps.reconcile().results["refused"] == 1
-    assert world.db.get_item(TableName=world.settings.idempotency_table, Key={"id": {"S": world_rid(who, key)}}).get(
-        "Item"
-    ) is None
+    assert (
+        world.db.get_item(TableName=world.settings.idempotency_table, Key={"id": {"S": world_rid(who, key)}}).get(
+            "Item"
+        )
+        is None
+    )
 
 
 def world_rid(who: str, key: str) -> str:

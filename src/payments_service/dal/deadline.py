@@ -39,6 +39,7 @@ def processor_commit_reserve_ms(commit_room_ms: int) -> int:
     (below the threshold it would be charged, refused by the budget, and left in flight)."""
     return REFUSED_UNDER_MS + commit_room_ms
 
+
 _deadline: ContextVar[float | None] = ContextVar("dynamodb_deadline", default=None)
 
 
