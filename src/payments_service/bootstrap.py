@@ -157,6 +157,7 @@ def build(
     from .dal.business_writes import BusinessWrites
     from .dal.clients import dynamodb_client, sqs_client
     from .dal.dead_letters import SqsDeadLetters
+    from .dal.deadline import processor_commit_reserve_ms
     from .dal.idempotency_table import DynamoDBIdempotencyStore
     from .dal.payment_states import DynamoDBPaymentStates
     from .dal.payments_table import DynamoDBPaymentsTable
@@ -198,15 +199,19 @@ def build(
         ),
     )
     return Container(
-        create_payment=CreatePayment(engine, processor, clock, settings.processor_commit_reserve_ms),
+        create_payment=CreatePayment(
+            engine, processor, clock, processor_commit_reserve_ms(settings.processor_commit_room_ms)
+        ),
         get_payment=GetPayment(payments),
         dead_letters=SqsDeadLetters(sqs_client, settings.dead_letter_queue_url),
         reconcile=Reconcile(
             engine,
             processor,
             clock,
+            payments,
             min_age_seconds=settings.reconciler_min_age_seconds,
             max_keys_per_run=settings.reconciler_max_keys_per_run,
+            max_attempts=settings.reconciler_max_attempts,
         ),
         client=client,
         create_refund=CreateRefund(engine, payments, processor, clock),

@@ -58,6 +58,7 @@ def test_key_show_and_reconcile_against_the_local_tables(dynamodb: Any, lost_key
     assert shown["status"] == "RELEASED" and shown["record_id"] == record_id(merchant, key)
     assert shown["unknown_since"] is not None and not shown["lease_live"] and not shown["payment_recorded"]
     assert shown["payment_id"].startswith("pay_") and shown["reference"] and shown["expires_at"]
+    assert shown["reconcile_attempts"] == 0 and shown["parked"] is False
     # Reconcile it now: the sandbox's table says it was charged, so the key is completed with its payment
     status, done = _admin(*local, "key", "reconcile", "--merchant", merchant, "--key", key)
     assert status == 0 and done["reconciled"] == "charged"

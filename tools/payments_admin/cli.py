@@ -34,7 +34,12 @@ def parser() -> argparse.ArgumentParser:
         ("reconcile", "look the key's reference up at the processor and finish or leave the key, now"),
     ):
         cmd = key.add_parser(verb, help=help_text)
-        cmd.add_argument("--merchant", required=True, help="the merchant id as the API sees it (e.g. an IAM ARN)")
+        who = cmd.add_mutually_exclusive_group(required=True)
+        who.add_argument("--merchant", help="the merchant id as the API sees it (e.g. an IAM ARN)")
+        who.add_argument(
+            "--principal",
+            help="the caller's IAM ARN: made a merchant id exactly as the API does, under the target's MERCHANT_SCOPE",
+        )
         cmd.add_argument("--key", required=True, help="the Idempotency-Key the client sent")
         cmd.add_argument("--json", action="store_true", help="machine-readable output")
     return p
@@ -51,7 +56,9 @@ def describe(record: Any, now_ms: int) -> dict[str, Any]:
     from payments_service.domain.payments import payment_id_for
     from payments_service.models.payments import RecordedPayment
 
-    recorded = RecordedPayment.model_validate_json(record.result) if record.result else None
+    # A refund key's answer is a RecordedRefund: only a payment's is read as one.
+    is_payment = record.operation in ("", "payments.create")
+    recorded = RecordedPayment.model_validate_json(record.result) if record.result and is_payment else None
     lease_ms = record.lease_expires_at_ms
     return {
         "record_id": record.record_id,
@@ -65,6 +72,9 @@ def describe(record: Any, now_ms: int) -> dict[str, Any]:
         "payment_recorded": bool(recorded and recorded.payment_id),
         "decline_code": recorded.decline_code if recorded else None,
         "unknown_since": _when(record.unknown_since_ms),
+        # Recoveries that could not tell; parked: out of the reconciler's runs until `key reconcile` or a retry.
+        "reconcile_attempts": record.reconcile_attempts,
+        "parked": record.parked,
         "expires_at": _when(record.expires_at * 1000),
         "expired": record.is_expired(now_ms),
         "operation": record.operation or None,
@@ -84,6 +94,7 @@ def _print(facts: dict[str, Any], as_json: bool, out: TextIO) -> None:
 def run(args: argparse.Namespace, target: Target, out: TextIO) -> int:
     from payments_service import bootstrap
     from payments_service.dal.idempotency_table import DynamoDBIdempotencyStore
+    from payments_service.handlers.principal import merchant_of_arn
     from payments_service.idempotency.clock import SystemClock
     from payments_service.idempotency.keys import record_id
     from payments_service.models.settings import Settings
@@ -91,8 +102,9 @@ def run(args: argparse.Namespace, target: Target, out: TextIO) -> int:
     client = target.dynamodb()
     settings = Settings.from_env(target.environment())
     store = DynamoDBIdempotencyStore(lambda: client, settings.idempotency_table)
-    rid = record_id(args.merchant, args.key)
-    facts: dict[str, Any] = {"merchant": args.merchant, "key": args.key}
+    merchant = args.merchant or merchant_of_arn(args.principal, settings.merchant_scope)
+    rid = record_id(merchant, args.key)
+    facts: dict[str, Any] = {"merchant": merchant, "key": args.key}
     if args.verb == "reconcile":
         container = bootstrap.build(settings, client=lambda: client)
         facts["reconciled"] = container.reconcile.key(rid)

@@ -19,7 +19,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.pages import Page
 from ..domain.payments import PaymentsUnavailable
-from ..domain.refunds import GiveBackRefund, RefundsUnavailable, Reservation, ReservationRefused, SettleRefund
+from ..domain.refunds import (
+    MAX_REFUNDS_PER_PAYMENT,
+    GiveBackRefund,
+    RefundsUnavailable,
+    Reservation,
+    ReservationRefused,
+    SettleRefund,
+)
 from ..models.payments import DeclinedPayment, Payment, StoredPayment
 from . import paging
 from .errors import error_code, is_transient
@@ -193,8 +200,8 @@ class DynamoDBPaymentsTable:
         values: dict[str, Any] = {":a": {"N": str(reservation.amount)}}
         if payment.accounted:
             update = "SET #avail = #avail - :a, #pend = #pend + :a, #rsv.#ref = :entry"
-            condition = "#avail >= :a AND attribute_not_exists(#rsv.#ref)"
-            values[":entry"] = entry
+            condition = "#avail >= :a AND attribute_not_exists(#rsv.#ref) AND size(#rsv) < :most"
+            values |= {":entry": entry, ":most": {"N": str(MAX_REFUNDS_PER_PAYMENT)}}
         else:
             # Written before refunds existed: the first reservation starts its balance, in the same write.
             update = "SET #avail = #amt - :a, #pend = :a, #refd = :zero, #rsv = :reservations"

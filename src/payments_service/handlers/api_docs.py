@@ -87,7 +87,9 @@ CREATE_REFUND_DOC: dict[str, Any] = {
     "description": "Without `amount`, refunds all that remains refundable. A refund larger than what remains "
     "is a 409 `refund-exceeds-payment` problem whose `remaining_amount` says what does remain; nothing is "
     "reserved and the key is not used up. A refund the processor refuses is a 409 `payment-not-refundable` "
-    "problem, recorded and replayed. A declined payment was never recorded and has no id: 404.",
+    "problem, recorded and replayed. A declined payment was never recorded and has no id: 404. A payment "
+    "has at most 100 refunds (whatever their outcome): the 101st is a 409 `too-many-refunds` problem; nothing "
+    "is reserved and the key is not used up.",
     "responses": {
         201: {
             "description": "Refund created (or the replay of its recorded answer)",

@@ -20,12 +20,15 @@ from ..domain.processor import (
 )
 from ..domain.processor_events import InvalidEvent, InvalidSignature
 from ..domain.refunds import (
+    MAX_REFUNDS_PER_PAYMENT,
     PaymentBusy,
     PaymentDeclined,
     PaymentNotFound,
+    PaymentNotSucceeded,
     RefundConflict,
     RefundExceedsPayment,
     RefundsUnavailable,
+    TooManyRefunds,
 )
 from ..idempotency import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
 from ..idempotency.keys import InvalidKey
@@ -58,7 +61,9 @@ TITLES = {
     "refund-exceeds-payment": "Refund exceeds what remains of the payment",
     "payment-not-refundable": "Payment cannot be refunded",
     "payment-declined": "Payment was declined",
+    "payment-not-succeeded": "Payment has not succeeded",
     "refund-conflict": "Refund recorded inconsistently",
+    "too-many-refunds": "Payment has the most refunds allowed",
     "invalid-cursor": "Cursor invalid",
     "service-unavailable": "Temporarily unavailable",
     "internal-error": "Internal error",
@@ -178,6 +183,12 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
         "invalid-cursor", 400, "starting_after must be a next_cursor this list returned", "invalid"
     ),
     PaymentNotFound: lambda e: Problem("not-found", 404, "No such payment", "not_found"),
+    PaymentNotSucceeded: lambda e: Problem(
+        "payment-not-succeeded",
+        409,
+        "The payment awaits its customer, failed or was canceled: nothing was charged, nothing can be refunded",
+        "invalid",
+    ),
     PaymentDeclined: lambda e: Problem(
         "payment-declined", 409, "The payment was declined: nothing was charged, nothing can be refunded", "invalid"
     ),
@@ -188,6 +199,14 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
         "refund_exceeds_payment",
         {},
         {"remaining_amount": e.remaining},
+    ),
+    TooManyRefunds: lambda e: Problem(
+        "too-many-refunds",
+        409,
+        f"A payment has at most {MAX_REFUNDS_PER_PAYMENT} refunds; nothing was reserved",
+        "rejected",
+        {},
+        {"max_refunds": MAX_REFUNDS_PER_PAYMENT},
     ),
     PaymentBusy: lambda e: Problem(
         "service-unavailable",

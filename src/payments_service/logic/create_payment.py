@@ -92,9 +92,10 @@ def charged(merchant: str, request: CreatePaymentRequest, reference: str, charge
 
 class CreatePayment:
     def __init__(
-        self, engine: IdempotencyEngine, processor: PaymentProcessor, clock: Clock, commit_reserve_ms: int = 2_000
+        self, engine: IdempotencyEngine, processor: PaymentProcessor, clock: Clock, commit_reserve_ms: int = 4_700
     ) -> None:
-        """commit_reserve_ms: time kept, after the processor call, to record its result before the Lambda ends."""
+        """commit_reserve_ms: time kept, after the processor call, to record its result before the Lambda ends
+        (bootstrap derives it from the DynamoDB time budget, dal/deadline.py)."""
         self._engine = engine
         self._processor = processor
         self._clock = clock

@@ -24,6 +24,17 @@ MIN_RECHECK_MS = 15 * 60 * 1000
 MAX_RECHECK_MS = 6 * 3600 * 1000
 STOP_BEFORE_END_MS = 5_000
 PROCESSOR_CALL_S = 10.0
+FOLLOW_UP_RESULTS = (
+    "payments_succeeded",
+    "payments_failed",
+    "payments_canceled",
+    "payments_unchanged",
+    "refunds_succeeded",
+    "refunds_failed",
+    "refunds_canceled",
+    "refunds_unchanged",
+    "failed",
+)
 _NEWS: dict[str, PaymentState] = {"succeeded": "succeeded", "failed": "failed", "canceled": "canceled"}
 
 
