@@ -257,4 +257,3 @@ def test_sigv4_signs_every_attempt_over_the_same_body() -> None:
         again.context["timestamp"] = sent.headers["x-amz-date"]
         expected = signer.signature(signer.string_to_sign(again, signer.canonical_request(again)), again)
         assert sent.headers["Authorization"].endswith(f"Signature={expected}")
-    assert script.requests[0].headers["x-amz-date"] != script.requests[1].headers["x-amz-date"]

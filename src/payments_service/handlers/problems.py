@@ -37,6 +37,7 @@ from ..models.problems import PROBLEM_BASE
 from .idempotency_key import MissingKey
 from .principal import Unauthenticated
 from .query import InvalidQuery
+from .queue_messages import MessageOutlivedItsKey
 from .transport import BodyRejected, InvalidBody
 
 PROBLEM_JSON = "application/problem+json"
@@ -69,6 +70,7 @@ TITLES = {
     "internal-error": "Internal error",
     "processor-error": "Payment processor error",
     "invalid-signature": "Event signature invalid",
+    "message-older-than-key-retention": "Message older than its idempotency key is kept",
     "invalid-event": "Not an event",
 }
 
@@ -227,6 +229,12 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
         400,
         "The Stripe-Signature header is missing, does not match the body, or is too old",
         "invalid_signature",
+    ),
+    MessageOutlivedItsKey: lambda e: Problem(
+        "message-older-than-key-retention",
+        422,
+        "The message was first sent longer ago than its Idempotency-Key is kept; it was not charged",
+        "invalid",
     ),
     InvalidEvent: lambda e: Problem("invalid-event", 400, "The body is not an event this API can read", "invalid"),
 }

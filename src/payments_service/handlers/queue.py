@@ -8,6 +8,7 @@ that can never succeed -> parked on the dead-letter queue with its reason, never
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -20,7 +21,7 @@ from ..idempotency.keys import record_id
 from .invocation import remaining_ms
 from .observability import Observation, logger, metrics
 from .problems import problem_for
-from .queue_messages import PaymentMessage, parse_message
+from .queue_messages import PaymentMessage, first_sent_ms, parse_message, refuse_if_outlived
 
 # The one refusal a later delivery can change: the first request with this key is still running.
 _TRANSIENT_REFUSALS = frozenset({"idempotency-key-in-use"})
@@ -34,6 +35,8 @@ def _consume(record: SQSRecord, context: LambdaContext | None) -> str:
     observation = Observation("SQS payment-requests")
     status = 500
     try:
+        # Before anything else: a message redriven after its key expired must not be claimed afresh.
+        refuse_if_outlived(record, time.time_ns() // 1_000_000, bootstrap.settings().retention_seconds)
         message: PaymentMessage = parse_message(record)
         observation.fields["merchant"] = message.merchant
         observation.fields["idempotency_key_hash"] = record_id(message.merchant, message.key)
@@ -49,7 +52,9 @@ def _consume(record: SQSRecord, context: LambdaContext | None) -> str:
         if 400 <= problem.status < 500 and problem.slug not in _TRANSIENT_REFUSALS:
             # No delivery can ever succeed: park it (never charged) instead of letting it be retried.
             attributes = record.raw_event.get("messageAttributes") or {}
-            bootstrap.container().dead_letters.park(record.body or "", attributes, problem.slug)
+            bootstrap.container().dead_letters.park(
+                record.body or "", attributes, problem.slug, first_sent_ms=first_sent_ms(record)
+            )
             observation.outcome = "dead_lettered"
             observation.fields["reason"] = problem.slug
             return "dead-lettered"
