@@ -35,6 +35,7 @@ STEP = @echo "setup: $(1)" >&2
 QUIET_PIP := { grep -v '^WARNING: Location' || true; } >&2
 PIP = --quiet --disable-pip-version-check
 
+.PHONY: demo-timeout sam
 .PHONY: help run enqueue demo invoke load dynamodb stripe-double test lint lint-code lint-template build check-build \
 	test-python bench bench-smoke openapi deploy clean
 
@@ -43,16 +44,18 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
 		awk -F'\t' '{ printf "  make %-13s %s\n", $$1, $$2 }'
 
-$(VENV)/bin/python:
-	$(call STEP,creating $(VENV) with $(shell $(PYTHON) --version 2>&1))
-	@$(PYTHON) -m venv $(VENV)
+# A venv is usable once its pip runs: one cut short (Ctrl-C during `python -m venv`) is made again, never kept.
+# $(call MAKE_VENV,dir), first in each stamp's recipe (the stamp is touched last): idempotent and self-healing.
+MAKE_VENV = $(1)/bin/python -m pip --version >/dev/null 2>&1 || { echo "setup: creating $(1) with $$($(PYTHON) --version 2>&1)" >&2; \
+	rm -rf $(1) && $(PYTHON) -m venv $(1); }
 
 # --no-compile: Python compiles what it imports on first use, instead of pip compiling all of botocore and moto.
-$(RUN_STAMP): $(VENV)/bin/python requirements/run.txt src/requirements.txt pyproject.toml
+$(RUN_STAMP): requirements/run.txt src/requirements.txt pyproject.toml client/pyproject.toml
+	@$(call MAKE_VENV,$(VENV))
 	$(call STEP,installing the run set: function runtime + local tools (requirements/run.txt))
 	@$(VENV)/bin/pip install $(PIP) --no-compile -r requirements/run.txt 2>&1 | $(QUIET_PIP)
-	$(call STEP,installing this project (editable: payments_service, local, tools and their commands))
-	@$(VENV)/bin/pip install $(PIP) --no-deps -e . 2>&1 | $(QUIET_PIP)
+	$(call STEP,installing this project and its client (editable: payments_service, local, tools, payments_client))
+	@$(VENV)/bin/pip install $(PIP) --no-deps -e . -e ./client 2>&1 | $(QUIET_PIP)
 	@touch $@
 
 $(STAMP): $(RUN_STAMP) requirements/dev.txt src/requirements-tracing.txt
@@ -63,19 +66,19 @@ $(STAMP): $(RUN_STAMP) requirements/dev.txt src/requirements-tracing.txt
 # The SAM CLI pins pydantic; it gets its own venv so the app's dependencies stay free.
 $(SAM_STAMP): requirements/sam.txt
 	$(call STEP,creating $(SAM_VENV) with the SAM CLI and cfn-lint (requirements/sam.txt))
-	@$(PYTHON) -m venv $(SAM_VENV)
+	@$(call MAKE_VENV,$(SAM_VENV))
 	@$(SAM_VENV)/bin/pip install $(PIP) -r requirements/sam.txt 2>&1 | $(QUIET_PIP)
 	@touch $@
 
 $(CHECKOV_STAMP): requirements/checkov.txt
 	$(call STEP,creating $(CHECKOV_VENV) with checkov (requirements/checkov.txt))
-	@$(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(call MAKE_VENV,$(CHECKOV_VENV))
 	@$(CHECKOV_VENV)/bin/pip install $(PIP) -r requirements/checkov.txt 2>&1 | $(QUIET_PIP)
 	@touch $@
 
 $(LOAD_STAMP): requirements/load.txt
 	$(call STEP,creating $(LOAD_VENV) with locust (requirements/load.txt))
-	@$(PYTHON) -m venv $(LOAD_VENV)
+	@$(call MAKE_VENV,$(LOAD_VENV))
 	@$(LOAD_VENV)/bin/pip install $(PIP) -r requirements/load.txt 2>&1 | $(QUIET_PIP)
 	@touch $@
 
@@ -91,6 +94,13 @@ stripe-double: $(STAMP)  ## the Stripe test double, for `make run PAYMENT_PROCES
 
 invoke: $(RUN_STAMP)  ## `sam local invoke -e` without Docker, API or SQS events [EVENT="a.json b.json"]: only the function's JSON on stdout
 	@$(PY) -m local.invoke $(EVENT)
+
+demo-timeout: $(RUN_STAMP)  ## the timeout scenario: a proxy drops the answer, the client retries with the same key, one charge
+	@$(PY) -m local.demo_timeout
+
+# The SAM CLI lives in .venv-sam (kept apart: it pins pydantic), not on PATH: `make sam ARGS="local invoke ..."`.
+sam: $(SAM_STAMP)  ## the SAM CLI from .venv-sam [ARGS="build" | ARGS="local invoke PaymentsFunction -e events/create_payment.json"]
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam $(ARGS)
 
 demo: $(RUN_STAMP)  ## the events in order on one embedded DynamoDB: create, replay, 422, GET, decline
 	@$(PY) -m local.demo
@@ -126,6 +136,7 @@ build: $(SAM_STAMP)  ## sam build, no Docker: wheels are picked for the Lambda r
 check-build: build $(STAMP)  ## the artifacts hold pydantic_core for the runtime's Python and architecture
 	$(PY) -m tools.check_artifact $(BUILD_DIR)/PaymentsFunction
 	$(PY) -m tools.check_artifact $(BUILD_DIR)/ReconcilerFunction
+	$(PY) -m tools.check_artifact $(BUILD_DIR)/StripeWebhookFunction
 	$(PY) -m tools.check_artifact $(BUILD_DIR)/PaymentQueueFunction
 
 test-python: $(STAMP) $(SAM_STAMP)  ## the pytest suite alone (tests/template runs the SAM transform from .venv-sam)

@@ -23,6 +23,12 @@ def _pattern(path: str) -> re.Pattern[str]:
 
 def match_route(method: str, path: str) -> tuple[str | None, dict[str, str] | None, bool]:
     """Return (resource path, path parameters, path known) for a request against the template's routes."""
+    route, parameters, path_known = find_route(method, path)
+    return (route.path if route else None), parameters, path_known
+
+
+def find_route(method: str, path: str) -> tuple[template.Route | None, dict[str, str] | None, bool]:
+    """The template's route for a request (with its function), its path parameters, and whether the path is known."""
     path_known = False
     for route in template.routes():
         found = _pattern(route.path).match(path)
@@ -30,7 +36,7 @@ def match_route(method: str, path: str) -> tuple[str | None, dict[str, str] | No
             path_known = True
             if route.method == method.upper():
                 # API Gateway hands path parameters over URL-decoded.
-                return route.path, {k: unquote(v) for k, v in found.groupdict().items()} or None, True
+                return route, {k: unquote(v) for k, v in found.groupdict().items()} or None, True
     return None, None, path_known
 
 

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,11 @@ def read_event(path: Path) -> tuple[str, dict[str, Any]]:
         queue_function = template.queue_function_id()
         if queue_function is None:
             raise BadEvent(f"{path}: an SQS event, but the template has no function with an SQS event")
+        # As if just sent: a committed fixture's SentTimestamp would be older than any key's retention, and
+        # the consumer rightly never charges such a message (handlers/queue_messages.py).
+        sent = str(int(time.time() * 1000))
+        for record in event["Records"]:
+            record.setdefault("attributes", {})["SentTimestamp"] = sent
         return queue_function, event
     for name, kind in REQUIRED.items():
         if not isinstance(event.get(name), kind):

@@ -19,7 +19,16 @@ from .queues import LocalQueue, create_queues
 from .tables import create_tables
 
 # The developer's choice wins over the template's defaults: `make run PAYMENT_PROCESSOR=stripe STRIPE_API_KEY=…`.
-PASS_THROUGH = ("PAYMENT_PROCESSOR", "STRIPE_API_KEY", "STRIPE_API_BASE", "PROCESSOR_IDEMPOTENCY_WINDOW_SECONDS")
+PASS_THROUGH = (
+    "PAYMENT_PROCESSOR",
+    "STRIPE_API_KEY",
+    "STRIPE_API_BASE",
+    "PROCESSOR_IDEMPOTENCY_WINDOW_SECONDS",
+    "STRIPE_WEBHOOK_SECRET",
+)
+# The webhook's signing secret locally (env.json has the same): local only, never a real one. The Stripe
+# double signs with it by default, and `stripe listen` users pass theirs as STRIPE_WEBHOOK_SECRET.
+LOCAL_WEBHOOK_SECRET = "whsec_local_only"  # noqa: S105 - a fixture, not a credential
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -40,6 +49,7 @@ def local_environment(endpoint: str, refs: dict[str, str], logical_id: str | Non
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
         "AWS_ENDPOINT_URL_SQS": endpoint,  # moto's full server app serves SQS on the same port
         "POWERTOOLS_DEV": "false",
+        "STRIPE_WEBHOOK_SECRET": LOCAL_WEBHOOK_SECRET,
         **template.environment(refs, logical_id),
     }
 
@@ -95,6 +105,7 @@ class LocalRuntime:
         self.queues: dict[str, LocalQueue] = {}
         self.restored: dict[str, int] = {}
         self.event_source: SqsEventSource | None = None
+        self.api_environment: dict[str, str] = {}  # what the API function's environments run with
 
     @property
     def pool(self) -> EnvironmentPool | None:
@@ -121,14 +132,19 @@ class LocalRuntime:
         # The developer's choice wins over the template's defaults.
         chosen = {name: os.environ[name] for name in PASS_THROUGH if os.environ.get(name)}
         sizes = {self.api_function: self._concurrency}
+        for name in template.api_function_ids():
+            sizes.setdefault(name, 1)  # the webhook's: one environment, events are few
         if self.queue_function is not None:
             sizes[self.queue_function] = self.queue_concurrency
         for name, size in sizes.items():
+            environment = function_environment(self.dynamodb.endpoint, refs, {**chosen, **self._overrides}, name)
+            if name == self.api_function:
+                self.api_environment = environment
             self.pools[name] = EnvironmentPool(
                 size,
                 template.handler_path(name),
                 template.timeout_seconds(name),
-                function_environment(self.dynamodb.endpoint, refs, {**chosen, **self._overrides}, name),
+                environment,
                 template.code_uri(name),
                 self._log,
                 function_name=name,

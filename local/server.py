@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import gateway, server_info, template
 from .environments import EnvironmentFailed
-from .events import LOCAL_MERCHANT, MERCHANT_HEADER, build_event, match_route
+from .events import LOCAL_MERCHANT, MERCHANT_HEADER, build_event, find_route
 from .runtime import LocalRuntime
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -189,15 +189,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return gateway.render("BAD_REQUEST", request_id, detail="The body did not arrive in time")
         url = urlsplit(self.path)
-        resource, path_parameters, _ = match_route(self.command, url.path)
-        if resource is None:
+        route, path_parameters, _ = find_route(self.command, url.path)
+        resource = route.path if route is not None else None
+        if route is None or resource is None:
             # API Gateway (REST, IAM auth) answers unknown routes and methods alike with 403.
             detail = f"No route for {self.command} {url.path}: API Gateway answers 403 Missing Authentication Token"
             context = {"httpMethod": self.command, "path": url.path, "resourcePath": url.path}
             return gateway.render(
                 "MISSING_AUTHENTICATION_TOKEN", request_id, detail, request_headers=dict(self.headers), context=context
             )
-        merchant = self.headers.get(MERCHANT_HEADER, LOCAL_MERCHANT) or None
+        # An unsigned route (the webhook) has no principal, whatever the caller sends.
+        merchant = (self.headers.get(MERCHANT_HEADER, LOCAL_MERCHANT) or None) if route.signed else None
         headers = [(k, v) for k, v in self.headers.items() if k.lower() != MERCHANT_HEADER.lower()]
         event = build_event(
             self.command,
@@ -211,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         event["requestContext"]["requestId"] = request_id
         try:
-            invocation = self.server.runtime.invoke(event)
+            invocation = self.server.runtime.invoke(event, function=route.function)
         except EnvironmentFailed as error:
             print(f"function failed: {error}", file=sys.stderr, flush=True)
             return gateway.render("INTEGRATION_FAILURE", request_id, detail=f"The function did not answer: {error}")
@@ -249,6 +251,7 @@ def _banner(runtime: LocalRuntime, base: str, state: Path | None, concurrency: i
         persistence,
         f"function {template.handler_path()}: up to {concurrency} execution environments, one event at a time "
         f"each, started on demand (cold start), timeout {timeout} s",
+        _processor_line(runtime.api_environment),
         f"payments API on {base}  (local-only merchant header: {MERCHANT_HEADER}, default {LOCAL_MERCHANT})",
     ]
     lines += _queue_banner(runtime)
@@ -262,6 +265,16 @@ def _banner(runtime: LocalRuntime, base: str, state: Path | None, concurrency: i
         lines.append(f"  make enqueue PORT={port} KEY=demo-1   (the same payment, by the queue: a replay)")
     lines.append(f"Ctrl-C stops: no new connections, requests in flight finish (at most {timeout} s), then exit.")
     return lines
+
+
+def _processor_line(environment: dict[str, str]) -> str:
+    """Which processor charges: the sandbox, or Stripe and at which API base (never the key, only its mode)."""
+    if environment.get("PAYMENT_PROCESSOR", "sandbox") != "stripe":
+        return "processor: sandbox (no network; sources tok_visa, tok_chargeDeclined, tok_slow, ... in README)"
+    base = environment.get("STRIPE_API_BASE") or "https://api.stripe.com (Stripe's default)"
+    key = environment.get("STRIPE_API_KEY", "")
+    mode = "test mode" if key.startswith(("sk_test_", "rk_test_")) else "LIVE key" if key else "no STRIPE_API_KEY set"
+    return f"processor: Stripe, API base {base}, {mode}"
 
 
 def _queue_banner(runtime: LocalRuntime) -> list[str]:

@@ -56,6 +56,8 @@ def resources(kind: str) -> dict[str, dict[str, Any]]:
 class Route:
     method: str
     path: str  # API Gateway form: /payments/{payment_id}
+    function: str = ""  # logical id of the function the route invokes
+    signed: bool = True  # behind the API's default authorizer (AWS_IAM); False: `Auth: Authorizer: NONE`
 
 
 def gateway_responses() -> dict[str, dict[str, Any]]:
@@ -74,11 +76,16 @@ def _functions_with(event_type: str) -> list[str]:
 
 
 def api_function_id() -> str:
-    """The function API Gateway invokes: the one with `Api` events."""
-    names = _functions_with("Api")
+    """The merchants' function: the one whose `Api` events are signed (the webhook's are not)."""
+    names = [name for name in _functions_with("Api") if any(r.signed for r in _routes_of(name))]
     if len(names) != 1:
-        raise ValueError(f"expected one function with Api events, found {names}")
+        raise ValueError(f"expected one function with signed Api events, found {names}")
     return names[0]
+
+
+def api_function_ids() -> list[str]:
+    """Every function API Gateway invokes (the merchants' and the webhook's)."""
+    return _functions_with("Api")
 
 
 def queue_function_id() -> str | None:
@@ -142,13 +149,23 @@ def sqs_event_source(logical_id: str) -> SqsEventSource:
     )
 
 
-def routes() -> list[Route]:
-    _, fn = function()
+def _routes_of(name: str) -> list[Route]:
+    _, fn = function(name)
     return [
-        Route(e["Properties"]["Method"].upper(), e["Properties"]["Path"])
+        Route(
+            e["Properties"]["Method"].upper(),
+            e["Properties"]["Path"],
+            name,
+            ((e["Properties"].get("Auth") or {}).get("Authorizer") or "AWS_IAM") != "NONE",
+        )
         for e in fn["Properties"].get("Events", {}).values()
         if e["Type"] == "Api"
     ]
+
+
+def routes() -> list[Route]:
+    """Every route of the API, whichever function serves it."""
+    return [route for name in _functions_with("Api") for route in _routes_of(name)]
 
 
 def function_globals() -> dict[str, Any]:

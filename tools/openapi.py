@@ -135,6 +135,10 @@ def _documentation_resolver(docs: Any) -> Any:
     ) -> Response[str]:
         raise NotImplementedError  # documentation only
 
+    @doc.post("/webhooks/stripe", **docs.STRIPE_WEBHOOK_DOC)
+    def stripe_event() -> Response[str]:
+        raise NotImplementedError  # documentation only
+
     return doc
 
 

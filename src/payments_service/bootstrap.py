@@ -18,9 +18,12 @@ if TYPE_CHECKING:
 
     from .dal.dead_letters import SqsDeadLetters
     from .domain.processor import PaymentProcessor
+    from .domain.processor_events import EventVerifier
     from .idempotency.clock import Clock
+    from .logic.apply_processor_event import ApplyProcessorEvent
     from .logic.create_payment import CreatePayment
     from .logic.create_refund import CreateRefund
+    from .logic.follow_up import FollowUpWithProcessor
     from .logic.get_payment import GetPayment
     from .logic.get_refund import GetRefund
     from .logic.list_payments import ListPayments
@@ -74,6 +77,9 @@ class Container:
     list_payments: ListPayments
     list_refunds: ListRefunds
     get_refund: GetRefund
+    apply_processor_event: ApplyProcessorEvent
+    follow_up: FollowUpWithProcessor
+    event_verifier: Callable[[], EventVerifier]  # built on first use: only the webhook function needs one
 
     def warm(self) -> None:
         """Build the boto3 client ahead of the first request (pre-initialized environments)."""
@@ -113,6 +119,33 @@ def _stripe_api_key(settings: Settings) -> Callable[[], str]:
     return key.get_secret_value
 
 
+def _event_verifier(settings: Settings) -> Callable[[], EventVerifier]:
+    """Stripe's webhook signature check; the SDK is imported only when the first event arrives."""
+
+    @functools.cache
+    def verifier() -> EventVerifier:
+        from .processors.stripe_events import StripeEventVerifier
+
+        built: EventVerifier = StripeEventVerifier(_webhook_secrets(settings))
+        return built
+
+    return verifier
+
+
+def _webhook_secrets(settings: Settings) -> Callable[[], list[str]]:
+    """The secrets an event may be signed with (two during a rotation); none configured verifies nothing."""
+    read: Callable[[], str]
+    if settings.stripe_webhook_secret_arn:
+        from .dal.secrets import processor_secret
+
+        read = processor_secret(settings.stripe_webhook_secret_arn, settings.stripe_secret_max_age_seconds)
+    elif settings.stripe_webhook_secret is not None:
+        read = settings.stripe_webhook_secret.get_secret_value
+    else:
+        return list
+    return lambda: [part.strip() for part in read().split(",") if part.strip()]
+
+
 def build(
     settings: Settings,
     *,
@@ -124,15 +157,20 @@ def build(
     from .dal.business_writes import BusinessWrites
     from .dal.clients import dynamodb_client, sqs_client
     from .dal.dead_letters import SqsDeadLetters
+    from .dal.deadline import processor_commit_reserve_ms
     from .dal.idempotency_table import DynamoDBIdempotencyStore
+    from .dal.payment_states import DynamoDBPaymentStates
     from .dal.payments_table import DynamoDBPaymentsTable
+    from .dal.refund_states import DynamoDBRefundStates
     from .dal.refunds_table import DynamoDBRefundsTable
     from .idempotency import IdempotencyEngine
     from .idempotency.cache import ReplayCache
     from .idempotency.clock import SystemClock
     from .idempotency.engine import InFlightPolicy
+    from .logic.apply_processor_event import ApplyProcessorEvent
     from .logic.create_payment import CreatePayment
     from .logic.create_refund import CreateRefund
+    from .logic.follow_up import FollowUpWithProcessor
     from .logic.get_payment import GetPayment
     from .logic.get_refund import GetRefund
     from .logic.list_payments import ListPayments
@@ -144,6 +182,8 @@ def build(
     processor = processor or _processor_from(settings, client)
     payments = DynamoDBPaymentsTable(client, settings.payments_table)
     refunds = DynamoDBRefundsTable(client, settings.refunds_table)
+    payment_states = DynamoDBPaymentStates(client, settings.payments_table)
+    refund_states = DynamoDBRefundStates(client, settings.refunds_table, settings.payments_table)
     engine = IdempotencyEngine(
         DynamoDBIdempotencyStore(client, settings.idempotency_table, BusinessWrites(payments, refunds)),
         retention_seconds=settings.retention_seconds,
@@ -159,21 +199,36 @@ def build(
         ),
     )
     return Container(
-        create_payment=CreatePayment(engine, processor, clock, settings.processor_commit_reserve_ms),
+        create_payment=CreatePayment(
+            engine, processor, clock, processor_commit_reserve_ms(settings.processor_commit_room_ms)
+        ),
         get_payment=GetPayment(payments),
         dead_letters=SqsDeadLetters(sqs_client, settings.dead_letter_queue_url),
         reconcile=Reconcile(
             engine,
             processor,
             clock,
+            payments,
             min_age_seconds=settings.reconciler_min_age_seconds,
             max_keys_per_run=settings.reconciler_max_keys_per_run,
+            max_attempts=settings.reconciler_max_attempts,
         ),
         client=client,
         create_refund=CreateRefund(engine, payments, processor, clock),
         list_payments=ListPayments(payments),
         list_refunds=ListRefunds(payments, refunds),
         get_refund=GetRefund(refunds),
+        apply_processor_event=ApplyProcessorEvent(payment_states, refunds, refund_states),
+        follow_up=FollowUpWithProcessor(
+            processor,
+            payment_states,
+            refunds,
+            refund_states,
+            clock,
+            abandon_after_seconds=settings.requires_action_timeout_seconds,
+            max_items_per_run=settings.reconciler_max_keys_per_run,
+        ),
+        event_verifier=_event_verifier(settings),
     )
 
 

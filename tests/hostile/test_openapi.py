@@ -67,6 +67,7 @@ SUCCESS_MODEL = {
     ("post", "/payments/{payment_id}/refunds"): "Refund",
     ("get", "/payments/{payment_id}/refunds"): "RefundList",
     ("get", "/payments/{payment_id}/refunds/{refund_id}"): "Refund",
+    ("post", "/webhooks/stripe"): "EventReceipt",
 }
 
 
@@ -81,6 +82,7 @@ def test_every_documented_error_is_a_problem_and_success_has_the_route_model(doc
                 else:
                     assert content == {"application/json": {"schema": model}}, (method, path, status)
     assert "201" in document["paths"]["/payments"]["post"]["responses"]
+    assert "202" in document["paths"]["/payments"]["post"]["responses"]  # 3-D Secure: awaiting the customer
     assert "201" in document["paths"]["/payments/{payment_id}/refunds"]["post"]["responses"]
     assert "200" in document["paths"]["/payments/{payment_id}"]["get"]["responses"]
 

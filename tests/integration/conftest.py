@@ -50,6 +50,7 @@ def make_world(dynamodb: Any, processor: Any, clock: Any) -> Iterator[Callable[.
             update={
                 "idempotency_table": names["IdempotencyTable"],
                 "payments_table": names["PaymentsTable"],
+                "refunds_table": names["RefundsTable"],
                 "reconciler_min_age_seconds": 0,
                 **changes,
             }

@@ -58,6 +58,7 @@ def test_key_show_and_reconcile_against_the_local_tables(dynamodb: Any, lost_key
     assert shown["status"] == "RELEASED" and shown["record_id"] == record_id(merchant, key)
     assert shown["unknown_since"] is not None and not shown["lease_live"] and not shown["payment_recorded"]
     assert shown["payment_id"].startswith("pay_") and shown["reference"] and shown["expires_at"]
+    assert shown["reconcile_attempts"] == 0 and shown["parked"] is False
     # Reconcile it now: the sandbox's table says it was charged, so the key is completed with its payment
     status, done = _admin(*local, "key", "reconcile", "--merchant", merchant, "--key", key)
     assert status == 0 and done["reconciled"] == "charged"
@@ -135,3 +136,42 @@ def test_it_is_installed_as_the_payments_admin_console_script(dynamodb: Any) -> 
         check=False,
     )
     assert done.returncode == 1 and "absent" in done.stdout, done.stderr
+
+
+def test_without_endpoint_or_stack_it_finds_the_running_local_server(
+    dynamodb: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from local import server_info
+    from tools.payments_admin.target import TargetError, running
+
+    with pytest.raises(TargetError, match="no running local server"):
+        running(directories=(tmp_path,))
+    # A server that was killed left its file: skipped (its pid is gone).
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True, text=True
+    )
+    server_info.publish(
+        3999, server_info.ServerInfo(int(dead.stdout), "http://x", "http://127.0.0.1:1", "q", "d"), tmp_path
+    )
+    with pytest.raises(TargetError, match="no running local server"):
+        running(directories=(tmp_path,))
+    server_info.publish(3001, server_info.ServerInfo(os.getpid(), "http://x", dynamodb.endpoint, "q", "d"), tmp_path)
+    assert running(directories=(tmp_path,)).endpoint == dynamodb.endpoint
+    assert running(3001, directories=(tmp_path,)).tables["IdempotencyTable"] == "local-IdempotencyTable"
+    with pytest.raises(TargetError, match="on port 3002"):
+        running(3002, directories=(tmp_path,))
+    server_info.publish(3002, server_info.ServerInfo(os.getpid(), "http://y", dynamodb.endpoint, "q", "d"), tmp_path)
+    with pytest.raises(TargetError, match="pass --port"):
+        running(directories=(tmp_path,))
+
+
+def test_nothing_listening_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    status = main(["--endpoint", f"http://127.0.0.1:{port}", "key", "show", "--merchant", "m", "--key", "k"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and "cannot read the tables" in err and "Traceback" not in err

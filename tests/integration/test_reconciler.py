@@ -16,6 +16,7 @@ import pytest
 from payments_service.domain.payments import payment_id_for
 from payments_service.domain.processor import Charge, ProcessorUnavailable, Unknown
 from payments_service.idempotency.records import Status
+from payments_service.logic.follow_up import FOLLOW_UP_RESULTS
 from tests.support import FakeContext, payment_event, unique, visa
 
 from .conftest import World
@@ -126,7 +127,7 @@ class FailsFirstBeforeCharging:
         charge: Charge = self.inner.charge(**kwargs)
         return charge
 
-    def find(self, reference: str) -> Any:
+    def find(self, reference: str, **_: Any) -> Any:
         return self.inner.find(reference)
 
 
@@ -157,7 +158,7 @@ class UnknownLookups:
         charge: Charge = self.inner.charge(**kwargs)
         return charge
 
-    def find(self, reference: str) -> Any:
+    def find(self, reference: str, **_: Any) -> Any:
         return Unknown()
 
 
@@ -265,11 +266,18 @@ def test_the_scheduled_handler_runs_once_and_emits_a_metric_per_result_and_the_a
     assert names == {
         "ReconcileCharged",
         "ReconcileNotCharged",
+        "ReconcileRefunded",
+        "ReconcileNotRefunded",
+        "ReconcileRefused",
         "ReconcileStillUnknown",
         "ReconcileSkipped",
         "ReconcileFailed",
         "UnresolvedKeysOlderThanOneHour",
+        "ReconcileParked",
+        # and the follow-up of what is still moving at the processor (logic/follow_up.py), zeros included
+        *("FollowUp" + "".join(w.capitalize() for w in r.split("_")) for r in FOLLOW_UP_RESULTS),
     }
+    assert metrics["FollowUpFailed"] == [0.0]
     assert metrics["ReconcileCharged"] == [1.0] and metrics["UnresolvedKeysOlderThanOneHour"] == [0.0]
 
 

@@ -277,3 +277,71 @@ def test_a_declined_attempt_cannot_be_refunded(invoke: Any, dynamodb: Any, setti
     answer = invoke(refund_event(attempt["payment_id"]["S"], unique("r"), {"amount": 100}, merchant=merchant))
     assert answer["statusCode"] == 409, answer
     assert json.loads(answer["body"])["type"] == "urn:idempotent-payments:problem:payment-declined"
+
+
+def test_refunding_a_declined_attempt_frees_the_key(invoke: Any, dynamodb: Any, settings: Any) -> None:
+    from payments_service.idempotency.keys import record_id
+    from tests.support import payments_of, refund_event
+
+    merchant = f"arn:aws:iam::111111111111:user/{unique('m')}"
+    assert invoke(payment_event(unique("k"), visa(source="tok_chargeDeclined"), merchant=merchant))["statusCode"] == 402
+    [attempt] = payments_of(dynamodb.client, settings.payments_table, merchant)
+    key = unique("r")
+    answer = invoke(refund_event(attempt["payment_id"]["S"], key, {"amount": 100}, merchant=merchant))
+    assert answer["statusCode"] == 409
+    # A final refusal: nothing reserved, nothing refunded, so the key is forgotten (not released for ever)
+    item = dynamodb.client.get_item(
+        TableName=settings.idempotency_table, Key={"id": {"S": record_id(merchant, key)}}, ConsistentRead=True
+    )
+    assert "Item" not in item
+
+
+def test_a_payment_has_at_most_the_bounded_number_of_refunds_and_the_next_is_a_clear_409(
+    invoke: Any, dynamodb: Any, settings: Any
+) -> None:
+    from payments_service.domain.refunds import MAX_REFUNDS_PER_PAYMENT
+    from payments_service.idempotency.keys import record_id
+    from tests.support import refund_event, stored_payment
+
+    merchant = f"arn:aws:iam::111111111111:user/{unique('m')}"
+    paid = invoke(payment_event(unique("k"), visa(amount=10_000), merchant=merchant))
+    pid = json.loads(paid["body"])["id"]
+    for _ in range(MAX_REFUNDS_PER_PAYMENT):
+        assert invoke(refund_event(pid, unique("r"), {"amount": 1}, merchant=merchant))["statusCode"] == 201
+    key = unique("r")
+    answer = invoke(refund_event(pid, key, {"amount": 1}, merchant=merchant))
+    problem = json.loads(answer["body"])
+    assert answer["statusCode"] == 409 and problem["type"].endswith(":too-many-refunds")
+    assert problem["max_refunds"] == MAX_REFUNDS_PER_PAYMENT
+    _, payment = stored_payment(dynamodb, settings, pid)
+    assert payment.amount_refunded == MAX_REFUNDS_PER_PAYMENT and payment.amount_pending == 0
+    item = dynamodb.client.get_item(
+        TableName=settings.idempotency_table, Key={"id": {"S": record_id(merchant, key)}}, ConsistentRead=True
+    )
+    assert "Item" not in item  # forgotten: nothing reserved
+
+
+def test_the_reservation_condition_itself_enforces_the_bound(dynamodb: Any, settings: Any) -> None:
+    """Even a writer whose read was stale (it saw room) cannot add the 101st reservation."""
+    from payments_service.dal.clients import dynamodb_client
+    from payments_service.dal.payments_table import DynamoDBPaymentsTable
+    from payments_service.domain.refunds import MAX_REFUNDS_PER_PAYMENT, Reservation, ReservationRefused
+    from payments_service.models.payments import StoredPayment
+
+    table = DynamoDBPaymentsTable(dynamodb_client, settings.payments_table)
+    pid = "pay_" + unique("x").encode().hex()[:24].ljust(24, "0")
+    payment = StoredPayment(
+        id=pid,
+        amount=10_000,
+        currency="USD",
+        created_at="2026-01-01T00:00:00.000Z",
+        processor_payment_id="ch_x",
+        merchant_id="m",
+    )
+    from payments_service.dal.payments_table import to_item
+
+    dynamodb.client.put_item(TableName=settings.payments_table, Item=to_item(payment))
+    for n in range(MAX_REFUNDS_PER_PAYMENT):
+        table.reserve(payment, Reservation(pid, f"ref-{n}", "rid", 1))
+    with pytest.raises(ReservationRefused):
+        table.reserve(payment, Reservation(pid, "ref-last", "rid", 1))

@@ -141,22 +141,23 @@ class CrashingClient:
 class CrashingProcessor:
     """A processor that reports every successful charge to a CrashPlan."""
 
+    def __getattr__(self, name: str) -> Any:  # the rest of the port, as the wrapped processor has it
+        return getattr(self.__dict__["_inner"], name)
+
     def __init__(self, inner: Any, plan: CrashPlan) -> None:
         self._inner = inner
         self._plan = plan
 
-    def charge(
-        self, *, reference: str, amount: int, currency: str, source: str, timeout_s: float | None = None
-    ) -> Charge:
+    def charge(self, *, reference: str, amount: int, currency: str, source: str, **more: Any) -> Charge:
         charge: Charge = self._inner.charge(
-            reference=reference, amount=amount, currency=currency, source=source, timeout_s=timeout_s
+            reference=reference, amount=amount, currency=currency, source=source, **more
         )
         self._plan.reached(Boundary.AFTER_CHARGE)
         return charge
 
-    def refund(self, *, reference: str, charge_id: str, amount: int, currency: str) -> ProcessorRefund:
+    def refund(self, *, reference: str, charge_id: str, amount: int, currency: str, **more: Any) -> ProcessorRefund:
         made: ProcessorRefund = self._inner.refund(
-            reference=reference, charge_id=charge_id, amount=amount, currency=currency
+            reference=reference, charge_id=charge_id, amount=amount, currency=currency, **more
         )
         self._plan.reached(RefundBoundary.AFTER_REFUND)
         return made
@@ -189,24 +190,25 @@ class Ledger:
 class LedgerProcessor:
     """Records each successful charge in a Ledger (and each refund in another), then returns it."""
 
+    def __getattr__(self, name: str) -> Any:  # the rest of the port, as the wrapped processor has it
+        return getattr(self.__dict__["_inner"], name)
+
     def __init__(self, inner: Any, ledger: Ledger, refunds: Ledger | None = None) -> None:
         self._inner = inner
         self._ledger = ledger
         self._refunds = refunds
 
-    def refund(self, *, reference: str, charge_id: str, amount: int, currency: str) -> ProcessorRefund:
+    def refund(self, *, reference: str, charge_id: str, amount: int, currency: str, **more: Any) -> ProcessorRefund:
         made: ProcessorRefund = self._inner.refund(
-            reference=reference, charge_id=charge_id, amount=amount, currency=currency
+            reference=reference, charge_id=charge_id, amount=amount, currency=currency, **more
         )
         if self._refunds is not None:
             self._refunds.record(reference, f"{charge_id}:{amount}:{made.id}")
         return made
 
-    def charge(
-        self, *, reference: str, amount: int, currency: str, source: str, timeout_s: float | None = None
-    ) -> Charge:
+    def charge(self, *, reference: str, amount: int, currency: str, source: str, **more: Any) -> Charge:
         charge: Charge = self._inner.charge(
-            reference=reference, amount=amount, currency=currency, source=source, timeout_s=timeout_s
+            reference=reference, amount=amount, currency=currency, source=source, **more
         )
         self._ledger.record(reference, charge.id)
         return charge
@@ -224,6 +226,9 @@ class GatedProcessor:
     `then_raise[i]` makes the i-th call raise after the real charge, when released.
     """
 
+    def __getattr__(self, name: str) -> Any:  # the rest of the port, as the wrapped processor has it
+        return getattr(self.__dict__["_inner"], name)
+
     def __init__(self, inner: Any, gates: int, then_raise: dict[int, Exception] | None = None) -> None:
         self._inner = inner
         self._lock = threading.Lock()
@@ -231,9 +236,7 @@ class GatedProcessor:
         self.gates = [Gate() for _ in range(gates)]
         self._then_raise = then_raise or {}
 
-    def charge(
-        self, *, reference: str, amount: int, currency: str, source: str, timeout_s: float | None = None
-    ) -> Charge:
+    def charge(self, *, reference: str, amount: int, currency: str, source: str, **more: Any) -> Charge:
         with self._lock:
             index, self._calls = self._calls, self._calls + 1
         if index < len(self.gates):
@@ -241,7 +244,9 @@ class GatedProcessor:
             gate.entered.set()
             if not gate.resume.wait(30):
                 raise TimeoutError("the test never resumed a held charge")
-        charge: Charge = self._inner.charge(reference=reference, amount=amount, currency=currency, source=source)
+        charge: Charge = self._inner.charge(
+            reference=reference, amount=amount, currency=currency, source=source, **more
+        )
         if index in self._then_raise:
             raise self._then_raise[index]
         return charge

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,7 +28,9 @@ def dead_letter_queue(dynamodb: Any) -> Iterator[tuple[Any, str]]:
     sqs.delete_queue(QueueUrl=url)
 
 
-def message(body: str, key: str | None, merchant: str | None, *, message_id: str | None = None) -> dict[str, Any]:
+def message(
+    body: str, key: str | None, merchant: str | None, *, message_id: str | None = None, sent_ms: int | None = None
+) -> dict[str, Any]:
     """One SQS record as Lambda's event source mapping delivers it."""
     attributes: dict[str, Any] = {}
     if key is not None:
@@ -39,7 +42,10 @@ def message(body: str, key: str | None, merchant: str | None, *, message_id: str
         "messageId": message_id,
         "receiptHandle": f"handle-{message_id}",
         "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000"},
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": str(sent_ms if sent_ms is not None else int(time.time() * 1000)),
+        },
         "messageAttributes": attributes,
         "md5OfBody": "",
         "eventSource": "aws:sqs",

@@ -188,3 +188,31 @@ def test_a_batch_with_too_little_time_left_is_delivered_again_not_cut_off(
     assert payments_of(dynamodb.client, settings.payments_table, merchant) == []
     assert consume(record) == []  # the next delivery, with time, charges it once
     assert len(payments_of(dynamodb.client, settings.payments_table, merchant)) == 1
+
+
+def test_a_message_older_than_its_key_is_kept_is_parked_never_charged_and_stays_old_after_a_redrive(
+    consume: Any, dynamodb: Any, settings: Any, dead_letter_queue: Any, processor: Any
+) -> None:
+    import time
+
+    sqs, url = dead_letter_queue
+    who, key = f"arn:aws:iam::111111111111:user/{unique('m')}", unique("k")
+    body = json.dumps({"amount": 700, "currency": "EUR", "source": "tok_visa"})
+    day_old = int(time.time() * 1000) - settings.retention_seconds * 1000
+    calls = processor.calls
+    # When a message redriven from the dead-letter queue a day later arrives (its key may be gone)
+    assert consume(message(body, key, who, sent_ms=day_old)) == []
+    # Then it is not charged, and parked with its reason and its first send time
+    assert processor.calls == calls and payments_of(dynamodb.client, settings.payments_table, who) == []
+    [parked] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], MaxNumberOfMessages=10)["Messages"]
+    attributes = parked["MessageAttributes"]
+    assert attributes["Dead-Letter-Reason"]["StringValue"] == "message-older-than-key-retention"
+    assert attributes["Original-Sent-Timestamp"]["StringValue"] == str(day_old)
+    # And a copy redriven again (SQS stamps a new SentTimestamp) is still known to be old
+    again = message(body, key, who)
+    again["messageAttributes"]["Original-Sent-Timestamp"] = {"stringValue": str(day_old), "dataType": "String"}
+    assert consume(again) == [] and processor.calls == calls
+    # While a message an hour younger than the retention's margin is charged
+    fresh = int(time.time() * 1000) - (settings.retention_seconds - 2 * 3600) * 1000
+    assert consume(message(body, unique("k"), who, sent_ms=fresh)) == []
+    assert processor.calls == calls + 1

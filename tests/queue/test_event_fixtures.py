@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -16,6 +17,7 @@ def _fresh(name: str) -> dict[str, Any]:
     suffix = uuid.uuid4().hex[:8]
     for record in event["Records"]:
         record["messageAttributes"]["Idempotency-Key"]["stringValue"] += f"-{suffix}"
+        record["attributes"]["SentTimestamp"] = str(int(time.time() * 1000))  # as `make invoke` sends them
     return event
 
 

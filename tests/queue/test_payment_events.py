@@ -33,7 +33,8 @@ def _render(input_template: str, record: dict[str, Any]) -> str:
 def test_the_pipe_reads_new_payment_records_and_puts_them_on_the_bus() -> None:
     pipe = _pipe()
     table = template.resources("AWS::DynamoDB::Table")["PaymentsTable"]["Properties"]
-    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    # Old images too: the status-change pipe compares a record's status before and after
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert pipe["Source"] == {"Fn::GetAtt": ["PaymentsTable", "StreamArn"]}
     assert pipe["Target"] == {"Fn::GetAtt": ["PaymentEventsBus", "Arn"]}
     [pattern] = pipe["SourceParameters"]["FilterCriteria"]["Filters"]
@@ -79,3 +80,53 @@ def test_a_declined_attempt_is_recorded_becomes_an_event_and_is_not_a_readable_p
     assert (detail["id"], detail["status"]) == (record["payment_id"]["S"], "declined")
     # The attempt is not a payment the merchant can read
     assert invoke(get_event(record["payment_id"]["S"], merchant=merchant))["statusCode"] == 404
+
+
+def _matches(pattern: Any, event: Any) -> bool:
+    """EventBridge's matching for the patterns used here: nested fields, each a list of allowed values."""
+    if isinstance(pattern, list):
+        return event in pattern
+    return isinstance(event, dict) and all(k in event and _matches(v, event[k]) for k, v in pattern.items())
+
+
+def _stream_record(old_status: str, new_status: str) -> dict[str, Any]:
+    item = {
+        "payment_id": {"S": "pay_0123456789abcdef01234567"},
+        "amount": {"N": "900"},
+        "currency": {"S": "EUR"},
+        "merchant_id": {"S": "m"},
+        "created_at": {"S": "2026-12-02T07:00:00.000Z"},
+    }
+    return {
+        "eventName": "MODIFY",
+        "dynamodb": {
+            "OldImage": {**item, "status": {"S": old_status}},
+            "NewImage": {**item, "status": {"S": new_status}},
+        },
+    }
+
+
+def test_the_status_pipe_emits_a_payment_moving_on_and_never_a_refund_update_of_it() -> None:
+    pipe = template.resources("AWS::Pipes::Pipe")["PaymentStatusEventsPipe"]["Properties"]
+    [pattern] = [json.loads(f["Pattern"]) for f in pipe["SourceParameters"]["FilterCriteria"]["Filters"]]
+    # 3-D Secure finished, failed, abandoned; a failed payment that succeeded on a second try
+    for old, new in [
+        ("requires_action", "succeeded"),
+        ("requires_action", "failed"),
+        ("requires_action", "canceled"),
+        ("failed", "succeeded"),
+    ]:
+        assert _matches(pattern, _stream_record(old, new)), (old, new)
+    # A refund's settlement rewrites a succeeded payment's balance: no status event
+    assert not _matches(pattern, _stream_record("succeeded", "succeeded"))
+    assert not _matches(pattern, {"eventName": "INSERT", "dynamodb": _stream_record("x", "succeeded")["dynamodb"]})
+    detail = json.loads(
+        _render(pipe["TargetParameters"]["InputTemplate"], _stream_record("requires_action", "canceled"))
+    )
+    assert (detail["id"], detail["status"], detail["previous_status"]) == (
+        "pay_0123456789abcdef01234567",
+        "canceled",
+        "requires_action",
+    )
+    bus = pipe["TargetParameters"]["EventBridgeEventBusParameters"]
+    assert bus["DetailType"] == "Payment Status Changed"

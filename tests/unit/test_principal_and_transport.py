@@ -17,13 +17,13 @@ def _ctx(**context: Any) -> dict[str, Any]:
 
 def test_authorizer_principal_wins_in_its_own_namespace() -> None:
     event = _ctx(authorizer={"principalId": "merchant-7"}, identity={"userArn": "arn:aws:iam::1:user/x"})
-    assert merchant_id(event) == "authorizer:merchant-7"
+    assert merchant_id(event, "role") == "authorizer:merchant-7"
 
 
 def test_an_authorizer_principal_can_never_equal_an_iam_caller() -> None:
     arn = "arn:aws:iam::111111111111:user/merchant-a"
-    by_authorizer = merchant_id(_ctx(authorizer={"principalId": arn}))
-    by_iam = merchant_id(_ctx(identity={"userArn": arn}))
+    by_authorizer = merchant_id(_ctx(authorizer={"principalId": arn}), "role")
+    by_iam = merchant_id(_ctx(identity={"userArn": arn}), "role")
     assert by_iam == arn and by_authorizer != by_iam
 
 
@@ -46,17 +46,17 @@ def test_the_merchant_scope_is_a_documented_setting_defaulting_to_the_role() -> 
 def test_assumed_role_sessions_of_one_role_are_one_merchant() -> None:
     a = _ctx(identity={"userArn": "arn:aws:sts::123456789012:assumed-role/Checkout/session-1"})
     b = _ctx(identity={"userArn": "arn:aws:sts::123456789012:assumed-role/Checkout/i-0abc"})
-    assert merchant_id(a) == merchant_id(b) == "arn:aws:sts::123456789012:assumed-role/Checkout"
+    assert merchant_id(a, "role") == merchant_id(b, "role") == "arn:aws:sts::123456789012:assumed-role/Checkout"
 
 
 def test_iam_user_is_its_arn() -> None:
-    assert merchant_id(_ctx(identity={"userArn": "arn:aws:iam::1:user/x"})) == "arn:aws:iam::1:user/x"
+    assert merchant_id(_ctx(identity={"userArn": "arn:aws:iam::1:user/x"}), "role") == "arn:aws:iam::1:user/x"
 
 
 @pytest.mark.parametrize("context", [{}, {"identity": {"userArn": None}}, {"authorizer": {"principalId": ""}}])
 def test_no_principal_is_unauthenticated(context: dict[str, Any]) -> None:
     with pytest.raises(Unauthenticated):
-        merchant_id(_ctx(**context))
+        merchant_id(_ctx(**context), "role")
 
 
 def _event(body: str | None, *, b64: bool = False, content_type: str | None = "application/json") -> dict[str, Any]:

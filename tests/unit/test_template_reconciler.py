@@ -34,9 +34,18 @@ def test_its_permissions_are_only_what_a_run_needs() -> None:
     statements = _reconciler()["Properties"]["Policies"][0]["Statement"]
     granted = {(a, str(s["Resource"])) for s in statements for a in s["Action"]}
     actions = {a for a, _ in granted}
-    assert actions == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"}
+    assert actions == {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+    }
     assert ("dynamodb:Query", str({"Fn::Sub": "${IdempotencyTable.Arn}/index/UnresolvedIndex"})) in granted
-    assert not any(a in actions for a in ("dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:*"))
+    # Deleting is for forgetting a key (refused refunds), never a payment or a refund; nothing scans
+    deleted = {resource for action, resource in granted if action == "dynamodb:DeleteItem"}
+    assert deleted == {str({"Fn::GetAtt": ["IdempotencyTable", "Arn"]})}
+    assert not any(a in actions for a in ("dynamodb:Scan", "dynamodb:*"))
 
 
 def test_the_index_is_sparse_and_keys_only() -> None:

@@ -3,7 +3,9 @@ stack's (names from its CloudFormation outputs)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # The template's table resources, and the stack outputs naming them.
@@ -42,14 +44,16 @@ class Target:
 
         if self.endpoint is None:
             return boto3.client("dynamodb", region_name=self.region)
-        from local.runtime import FAKE_CREDENTIALS  # the embedded DynamoDB takes any credentials
+        from botocore.config import Config
 
+        # The embedded DynamoDB takes any credentials; a server that is gone should fail in seconds, not minutes.
         return boto3.client(
             "dynamodb",
             endpoint_url=self.endpoint,
-            region_name=FAKE_CREDENTIALS["AWS_REGION"],
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - not a secret: moto accepts anything
+            config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2}),
         )
 
 
@@ -72,3 +76,30 @@ def stack(name: str, region: str | None = None) -> Target:
     if missing:
         raise TargetError(f"stack {name} has no output {', '.join(missing)}")
     return Target(tables, region=region)
+
+
+def running(port: int | None = None, directories: tuple[Path, ...] | None = None) -> Target:
+    """The DynamoDB of the `make run` running here: its server writes `.aws-sam/local/server-PORT.json`
+    (local/server_info.py) with its endpoint and pid; files of stopped or killed servers are skipped."""
+    from local import server_info
+
+    searched = directories or tuple(dict.fromkeys((Path.cwd() / ".aws-sam" / "local", server_info.DIRECTORY)))
+    found: dict[int, str] = {}
+    for directory in searched:
+        for path in sorted(directory.glob("server-*.json")):
+            try:
+                number = int(path.stem.removeprefix("server-"))
+                info = server_info.read(number, directory)
+            except (ValueError, OSError, json.JSONDecodeError):
+                continue
+            if info is not None and (port is None or number == port):
+                found.setdefault(number, info.endpoint)
+    if not found:
+        which = f" on port {port}" if port is not None else ""
+        raise TargetError(
+            f"no running local server{which} found (looked in {', '.join(map(str, searched))}): "
+            "start one with `make run`, or pass --endpoint or --stack"
+        )
+    if len(found) > 1:
+        raise TargetError(f"several local servers are running (ports {sorted(found)}): pass --port")
+    return local(next(iter(found.values())))

@@ -22,11 +22,13 @@ def _client(service: str) -> Any:
                 import boto3  # imported here: a cold start pays for it only when a route needs it
                 from botocore.config import Config
 
+                from .deadline import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
+
                 # Three attempts in all, short timeouts, so a failing dependency ends in a 503 with Retry-After.
                 config = Config(
                     retries={"mode": "standard", "total_max_attempts": 3},
-                    connect_timeout=1,
-                    read_timeout=3,
+                    connect_timeout=CONNECT_TIMEOUT_S,  # the time budget (deadline.py) counts on these
+                    read_timeout=READ_TIMEOUT_S,
                     tcp_keepalive=True,
                 )
                 client = boto3.session.Session().client(service, config=config)

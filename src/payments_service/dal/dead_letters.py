@@ -19,13 +19,17 @@ class SqsDeadLetters:
         self._client = client
         self._queue_url = queue_url
 
-    def park(self, body: str, attributes: Mapping[str, Any], reason: str) -> None:
-        """Send the message as received, plus a `Dead-Letter-Reason` attribute."""
+    def park(self, body: str, attributes: Mapping[str, Any], reason: str, first_sent_ms: int | None = None) -> None:
+        """Send the message as received, plus a `Dead-Letter-Reason` attribute and, when known, when it was
+        first sent (`Original-Sent-Timestamp`: the copy gets a new SentTimestamp, and a redrive must not make
+        an old message look young)."""
         kept = {
             name: {k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")}
             for name, value in _sendable(attributes).items()
         }
         kept["Dead-Letter-Reason"] = {"DataType": "String", "StringValue": reason}
+        if first_sent_ms is not None:
+            kept["Original-Sent-Timestamp"] = {"DataType": "String", "StringValue": str(first_sent_ms)}
         if not self._queue_url:
             raise DeadLetterUnavailable("no dead-letter queue configured")
         try:

@@ -22,10 +22,23 @@ from botocore.exceptions import BotoCoreError
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+# The one time budget of an invocation, from which both reserves are derived (issue 18.5):
+CONNECT_TIMEOUT_S = 1  # the DynamoDB client's (clients.py)
+READ_TIMEOUT_S = 3
 # Kept back from the remaining time: a standard-mode backoff the SDK may sleep after the last attempt
 # (at most 2 s with 3 attempts) plus building and returning the answer.
 ANSWER_RESERVE_MS = 2_500
 MIN_READ_S = 0.2  # an attempt with less than this to read its answer is not worth sending
+# Under this much time left, no DynamoDB attempt is sent (the hook below refuses it).
+REFUSED_UNDER_MS = ANSWER_RESERVE_MS + int((CONNECT_TIMEOUT_S + MIN_READ_S) * 1000)
+
+
+def processor_commit_reserve_ms(commit_room_ms: int) -> int:
+    """How long before the invocation's end the processor call must return: DynamoDB's refusal threshold plus
+    `commit_room_ms` for the commit itself. A charge returning exactly at its deadline is then still recorded
+    (below the threshold it would be charged, refused by the budget, and left in flight)."""
+    return REFUSED_UNDER_MS + commit_room_ms
+
 
 _deadline: ContextVar[float | None] = ContextVar("dynamodb_deadline", default=None)
 

@@ -19,9 +19,14 @@ Translate = Callable[[object], dict[str, Any]]
 
 # The sparse recovery index: only items whose outcome is unknown carry these two attributes (set at
 # claim, takeover and release, removed on completion), so the GSI holds exactly the unresolved keys.
-# The partition is one of a few shards, so claims never all write one GSI partition.
+# The partition is one of a few shards, so claims never all write one GSI partition; a parked key sits
+# in a partition of its own (out of every run's batch, still counted). The sort key `unresolved_at` is
+# the key's place in line: when it became unknown, or when a recovery last looked at it, so a key no run
+# can resolve goes to the back instead of filling every batch. Its first-unknown time (its age, for an
+# operator) is `unknown_since`, on the item only (the index projects keys only).
 UNRESOLVED_INDEX = "UnresolvedIndex"
 UNRESOLVED_SHARDS = 8
+PARKED_BUCKET = "parked"
 
 _NAMES = {
     "#id": "id",
@@ -34,6 +39,8 @@ _NAMES = {
     "#res": "result",
     "#ub": "unresolved_bucket",
     "#ua": "unresolved_at",
+    "#us": "unknown_since",
+    "#att": "reconcile_attempts",
 }
 
 
@@ -79,7 +86,9 @@ def from_item(item: dict[str, Any] | None) -> IdempotencyRecord | None:
         return None
     lease = item.get("lease_expires_at_ms")
     minted = item.get("reference_created_at_ms")
-    unknown_since = item.get("unresolved_at")
+    in_line = item.get("unresolved_at")
+    unknown_since = item.get("unknown_since") or in_line  # never looked at by a recovery: in line since unknown
+    attempts = item.get("reconcile_attempts")
     return IdempotencyRecord(
         record_id=item["id"]["S"],
         status=Status(item["status"]["S"]),
@@ -94,6 +103,8 @@ def from_item(item: dict[str, Any] | None) -> IdempotencyRecord | None:
         lease_expires_at_ms=int(lease["N"]) if lease else None,
         result=item.get("result", {}).get("S"),
         unknown_since_ms=int(unknown_since["N"]) if unknown_since else None,
+        reconcile_attempts=int(attempts["N"]) if attempts and in_line else 0,
+        parked=item.get("unresolved_bucket", {}).get("S") == PARKED_BUCKET,
     )
 
 
@@ -151,7 +162,7 @@ class DynamoDBIdempotencyStore:
         self._call("update_item", **self._update(existing.record_id, update, condition, values))
 
     def complete(self, record_id: str, owner: str, result: str, writes: Sequence[object]) -> None:
-        update = "SET #s = :completed, #res = :result REMOVE #lease, #ub, #ua"
+        update = "SET #s = :completed, #res = :result REMOVE #lease, #ub, #ua, #us, #att"
         condition = "#s = :in_progress AND #o = :owner"
         values = {
             ":completed": Status.COMPLETED.value,
@@ -172,35 +183,56 @@ class DynamoDBIdempotencyStore:
             business_writes=writes,
         )
 
-    def release(self, record_id: str, owner: str, unknown_since_ms: int | None = None) -> None:
+    def release(
+        self,
+        record_id: str,
+        owner: str,
+        unknown_since_ms: int | None = None,
+        *,
+        looked_at_ms: int | None = None,
+        attempts: int | None = None,
+        parked: bool = False,
+    ) -> None:
         values: dict[str, object] = {
             ":released": Status.RELEASED.value,
             ":in_progress": Status.IN_PROGRESS.value,
             ":owner": owner,
         }
         if unknown_since_ms is None:
-            update = "SET #s = :released REMOVE #o, #lease, #ub, #ua"
+            update = "SET #s = :released REMOVE #o, #lease, #ub, #ua, #us, #att"
         else:
-            update = "SET #s = :released, #ub = :ub, #ua = :since REMOVE #o, #lease"
-            values |= {":ub": _shard(record_id), ":since": unknown_since_ms}
+            update = "SET #s = :released, #ub = :ub, #ua = :in_line, #us = :since"
+            values |= {
+                ":ub": PARKED_BUCKET if parked else _shard(record_id),
+                ":in_line": looked_at_ms if looked_at_ms is not None else unknown_since_ms,
+                ":since": unknown_since_ms,
+            }
+            if attempts is not None:
+                update += ", #att = :att"
+                values[":att"] = attempts
+            update += " REMOVE #o, #lease"
         condition = "#s = :in_progress AND #o = :owner"
         self._call("update_item", **self._update(record_id, update, condition, values))
 
-    def unresolved(self, unknown_before_ms: int, limit: int) -> list[str]:
-        # Each shard's oldest `limit`, merged: the oldest `limit` overall, for 8 small queries.
+    def unresolved(self, in_line_before_ms: int, limit: int) -> list[str]:
+        # Each shard's longest-waiting `limit`, merged: the longest-waiting `limit` overall, for 8 small queries.
         found: list[tuple[int, str]] = []
         for shard in range(UNRESOLVED_SHARDS):
-            for item in self._query_shard(str(shard), unknown_before_ms, limit=limit):
+            for item in self._query_shard(str(shard), in_line_before_ms, limit=limit):
                 found.append((int(item["unresolved_at"]["N"]), item["id"]["S"]))
         return [rid for _, rid in sorted(found)[:limit]]
 
-    def count_unresolved(self, unknown_before_ms: int, cap: int) -> int:
+    def count_unresolved(self, in_line_before_ms: int, cap: int) -> int:
         total = 0
         for shard in range(UNRESOLVED_SHARDS):
-            total += self._query_shard(str(shard), unknown_before_ms, count_up_to=cap - total)
+            total += self._query_shard(str(shard), in_line_before_ms, count_up_to=cap - total)
             if total >= cap:
                 return cap
         return total
+
+    def count_parked(self, cap: int) -> int:
+        count: int = self._query_shard(PARKED_BUCKET, 2**62, count_up_to=cap)
+        return min(count, cap)
 
     def _query_shard(self, shard: str, before_ms: int, *, limit: int = 0, count_up_to: int = 0) -> Any:
         """Items of one shard unknown since before `before_ms` (oldest first, up to `limit`), or their count."""

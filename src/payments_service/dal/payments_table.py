@@ -9,6 +9,8 @@ reservation keeps its entry (state `settled` / `given_back`): no reference is ev
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.pages import Page
 from ..domain.payments import PaymentsUnavailable
-from ..domain.refunds import GiveBackRefund, RefundsUnavailable, Reservation, ReservationRefused, SettleRefund
+from ..domain.refunds import (
+    MAX_REFUNDS_PER_PAYMENT,
+    GiveBackRefund,
+    RefundsUnavailable,
+    Reservation,
+    ReservationRefused,
+    SettleRefund,
+)
 from ..models.payments import DeclinedPayment, Payment, StoredPayment
 from . import paging
 from .errors import error_code, is_transient
@@ -26,6 +35,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BY_MERCHANT_INDEX = "by_merchant_created"  # template.yaml: merchant_id HASH, created_at RANGE
+# Sparse: only payments awaiting their customer (3-D Secure) carry its keys, so the reconciler finds them
+# without a scan; `next_check_ms` is when to look at one again (follow_up.py).
+AWAITING_INDEX = "awaiting_customer"  # template.yaml: awaiting_bucket HASH, next_check_ms RANGE
+FOLLOW_UP_SHARDS = 4
 _CURSOR_SHAPE = {"payment_id": Payment.ID_PATTERN, "created_at": paging.RFC3339_MS}
 _BALANCE_NAMES = {
     "#amt": "amount",
@@ -38,6 +51,7 @@ _BALANCE_NAMES = {
     "#st": "state",
 }
 PENDING, SETTLED, GIVEN_BACK = "pending", "settled", "given_back"
+REVERSED = "reversed"  # settled, then failed at the processor: the amount is refundable again
 
 
 def declined_to_item(declined: DeclinedPayment) -> dict[str, Any]:
@@ -56,13 +70,18 @@ def declined_to_item(declined: DeclinedPayment) -> dict[str, Any]:
     return item
 
 
+def follow_up_shard(item_id: str) -> str:
+    """One of a few index partitions, so that follow-ups of many items never all write one."""
+    return str(int(hashlib.sha256(item_id.encode()).hexdigest()[:8], 16) % FOLLOW_UP_SHARDS)
+
+
 def to_item(payment: StoredPayment) -> dict[str, Any]:
     item: dict[str, Any] = {
         "payment_id": {"S": payment.id},
         "merchant_id": {"S": payment.merchant_id},
         "amount": {"N": str(payment.amount)},
         "currency": {"S": payment.currency},
-        "status": {"S": payment.status},
+        "status": {"S": payment.state},
         "metadata": {"M": {k: {"S": v} for k, v in payment.metadata.items()}},
         "created_at": {"S": payment.created_at},
         "processor_payment_id": {"S": payment.processor_payment_id},
@@ -73,6 +92,17 @@ def to_item(payment: StoredPayment) -> dict[str, Any]:
     }
     if payment.description is not None:
         item["description"] = {"S": payment.description}
+    if payment.customer is not None:
+        item["customer"] = {"S": payment.customer}
+    if payment.next_action is not None:
+        item["next_action"] = {"S": json.dumps(payment.next_action, separators=(",", ":"), sort_keys=True)}
+    if payment.client_secret is not None:
+        item["client_secret"] = {"S": payment.client_secret}
+    if payment.awaiting_since_ms is not None:
+        item["awaiting_since_ms"] = {"N": str(payment.awaiting_since_ms)}
+    if payment.next_check_ms is not None:
+        item["awaiting_bucket"] = {"S": follow_up_shard(payment.id)}
+        item["next_check_ms"] = {"N": str(payment.next_check_ms)}
     return item
 
 
@@ -93,9 +123,16 @@ def from_item(item: dict[str, Any]) -> StoredPayment:
     entries = item.get("reservations", {}).get("M", {})
     amounts = {ref: int(entry["M"]["amount"]["N"]) for ref, entry in entries.items()}
     pending = {ref for ref, entry in entries.items() if entry["M"].get("state", {}).get("S", PENDING) == PENDING}
+    next_action = item.get("next_action", {}).get("S")
+    awaiting_since = item.get("awaiting_since_ms", {}).get("N")
     return StoredPayment(
         **_attempt_of(item),
-        status=item["status"]["S"],
+        state=item["status"]["S"],
+        customer=item.get("customer", {}).get("S"),
+        next_action=json.loads(next_action) if next_action else None,
+        client_secret=item.get("client_secret", {}).get("S"),
+        decline_code=item.get("decline_code", {}).get("S"),
+        awaiting_since_ms=int(awaiting_since) if awaiting_since else None,
         # Items written before issue 9 named it charge_id.
         processor_payment_id=(item.get("processor_payment_id") or item["charge_id"])["S"],
         amount_refunded=int(item.get("refunded", {}).get("N", "0")),
@@ -163,8 +200,8 @@ class DynamoDBPaymentsTable:
         values: dict[str, Any] = {":a": {"N": str(reservation.amount)}}
         if payment.accounted:
             update = "SET #avail = #avail - :a, #pend = #pend + :a, #rsv.#ref = :entry"
-            condition = "#avail >= :a AND attribute_not_exists(#rsv.#ref)"
-            values[":entry"] = entry
+            condition = "#avail >= :a AND attribute_not_exists(#rsv.#ref) AND size(#rsv) < :most"
+            values |= {":entry": entry, ":most": {"N": str(MAX_REFUNDS_PER_PAYMENT)}}
         else:
             # Written before refunds existed: the first reservation starts its balance, in the same write.
             update = "SET #avail = #amt - :a, #pend = :a, #refd = :zero, #rsv = :reservations"

@@ -14,11 +14,14 @@ from ..domain.refunds import RefundsUnavailable
 from ..models.refunds import Refund, StoredRefund
 from . import paging
 from .errors import is_transient
+from .payments_table import follow_up_shard
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BY_CREATED_INDEX = "by_created"  # template.yaml: payment_id HASH, created_at RANGE (local index)
+# Sparse: only refunds the processor has not finished carry its keys (see refund_states.py).
+PENDING_INDEX = "pending_refunds"  # template.yaml: pending_bucket HASH, next_check_ms RANGE
 _CURSOR_SHAPE = {"refund_id": Refund.ID_PATTERN, "created_at": paging.RFC3339_MS}
 
 
@@ -36,6 +39,11 @@ def to_item(refund: StoredRefund) -> dict[str, Any]:
     }
     if refund.reason is not None:
         item["reason"] = {"S": refund.reason}
+    if refund.failure_reason is not None:
+        item["failure_reason"] = {"S": refund.failure_reason}
+    if refund.status == "pending" and refund.next_check_ms is not None:
+        item["pending_bucket"] = {"S": follow_up_shard(refund.id)}
+        item["next_check_ms"] = {"N": str(refund.next_check_ms)}
     return item
 
 
@@ -52,6 +60,8 @@ def from_item(item: dict[str, Any]) -> StoredRefund:
             "created_at": item["created_at"]["S"],
             "processor_refund_id": item["processor_refund_id"]["S"],
             "reference": item["reference"]["S"],
+            "failure_reason": item.get("failure_reason", {}).get("S"),
+            "next_check_ms": int(item["next_check_ms"]["N"]) if "next_check_ms" in item else None,
         }
     )
 

@@ -26,12 +26,26 @@ class PaymentDeclined(Refused):
     """The payment was declined: nothing was charged, so there is nothing to refund."""
 
 
+class PaymentNotSucceeded(PaymentDeclined):
+    """The payment awaits its customer, failed or was canceled: nothing was charged, nothing to refund yet."""
+
+
 class RefundExceedsPayment(Refused):
     """The refund asks for more than remains refundable; nothing was reserved."""
 
     def __init__(self, remaining: int) -> None:
         super().__init__(f"at most {remaining} remains refundable")
         self.remaining = remaining
+
+
+# Refunds one payment may have, ever (Stripe-like). A payment item keeps every reservation (no reference is
+# ever reserved twice), so this also keeps the item far below DynamoDB's 400 KB: the reservation's
+# condition enforces it (size() of the reservations map).
+MAX_REFUNDS_PER_PAYMENT = 100
+
+
+class TooManyRefunds(Refused):
+    """The payment already has MAX_REFUNDS_PER_PAYMENT refunds; nothing was reserved."""
 
 
 class PaymentBusy(Busy):
@@ -95,8 +109,9 @@ class RefundBalances(Protocol):
         """A consistent read (a declined attempt too). PaymentsUnavailable on a transient failure."""
 
     def reserve(self, payment: StoredPayment, reservation: Reservation) -> None:
-        """Move `amount` from available to pending under the reference, only if that much is available and
-        the reference holds no reservation. ReservationRefused otherwise; RefundsUnavailable if unknown."""
+        """Move `amount` from available to pending under the reference, only if that much is available, the
+        reference holds no reservation and the payment has fewer than MAX_REFUNDS_PER_PAYMENT reservations.
+        ReservationRefused otherwise; RefundsUnavailable if unknown."""
 
 
 class RefundsRepository(Protocol):

@@ -55,11 +55,22 @@ def _cors(origin: str) -> CORSConfig | None:
 app = APIGatewayRestResolver(cors=_cors(settings.cors_allowed_origin))
 
 
+def _path_parameter(name: str, captured: str) -> str:
+    # API Gateway hands pathParameters over URL-decoded; the resolver's capture comes from the raw path.
+    return str((app.current_event.path_parameters or {}).get(name, captured))
+
+
+def _merchant() -> str:
+    """The caller's merchant, the one way for every route: MERCHANT_SCOPE applies to all of them."""
+    merchant = merchant_id(app.current_event.raw_event, bootstrap.settings().merchant_scope)
+    observability.current.fields["merchant"] = merchant
+    return merchant
+
+
 @app.post("/payments", **CREATE_PAYMENT_DOC)
 def post_payment() -> Response[str]:
     event = app.current_event.raw_event
-    merchant = merchant_id(event, bootstrap.settings().merchant_scope)
-    observability.current.fields["merchant"] = merchant
+    merchant = _merchant()
     key = parse_key(event)
     observability.current.fields["idempotency_key_hash"] = record_id(merchant, key)
     payment = parse_body(CreatePaymentRequest, app.current_event.body)
@@ -72,24 +83,11 @@ def post_payment() -> Response[str]:
 def get_payment(payment_id: str) -> Response[str]:
     # API Gateway hands pathParameters over URL-decoded; the resolver's capture comes from the raw path.
     payment_id = (app.current_event.path_parameters or {}).get("payment_id", payment_id)
-    merchant = merchant_id(app.current_event.raw_event, bootstrap.settings().merchant_scope)
-    observability.current.fields["merchant"] = merchant
-    found = bootstrap.container().get_payment(merchant, payment_id)
+    found = bootstrap.container().get_payment(_merchant(), payment_id)
     if found is None:
         raise NotFoundError(f"No payment {payment_id}")
     observability.current.outcome = "found"
     return Response(200, "application/json", found.public_json())
-
-
-def _path_parameter(name: str, captured: str) -> str:
-    # API Gateway hands pathParameters over URL-decoded; the resolver's capture comes from the raw path.
-    return str((app.current_event.path_parameters or {}).get(name, captured))
-
-
-def _merchant() -> str:
-    merchant = merchant_id(app.current_event.raw_event)
-    observability.current.fields["merchant"] = merchant
-    return merchant
 
 
 @app.get("/payments", **LIST_PAYMENTS_DOC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..models.events import EventReceipt
 from ..models.lists import PaymentList, RefundList
 from ..models.payments import Payment
 from ..models.problems import Problem
@@ -38,7 +39,31 @@ CREATE_PAYMENT_DOC: dict[str, Any] = {
             },
             "content": {"application/json": {"model": Payment}},
         },
+        202: {
+            "description": "Recorded, but the customer must authenticate (3-D Secure) before the money moves: "
+            "`status` is requires_action, with `next_action` and `client_secret` for Stripe.js `handleNextAction`. "
+            "The outcome arrives later (GET shows succeeded, failed or canceled); a replay gives these same bytes",
+            "headers": {
+                "Location": {"description": "/payments/{id} of the payment", "schema": {"type": "string"}},
+                **_REPLAYED,
+            },
+            "content": {"application/json": {"model": Payment}},
+        },
         **_problems(400, 401, 402, 409, 413, 415, 422, 500, 503),
+    },
+}
+STRIPE_WEBHOOK_DOC: dict[str, Any] = {
+    "summary": "Receive a Stripe event (Stripe calls this, not merchants)",
+    "description": "Not behind IAM: the `Stripe-Signature` header is verified against the endpoint's signing "
+    "secret on the raw body (300 s tolerance). Events move payments and refunds only forward, so repeats and "
+    "any order are harmless; events about objects that are not ours are acknowledged and ignored.",
+    "security": [],
+    "responses": {
+        200: {
+            "description": "Received (applied, already applied, or not ours)",
+            "content": {"application/json": {"model": EventReceipt}},
+        },
+        **_problems(400, 413, 500, 503),
     },
 }
 GET_PAYMENT_DOC: dict[str, Any] = {
@@ -62,7 +87,9 @@ CREATE_REFUND_DOC: dict[str, Any] = {
     "description": "Without `amount`, refunds all that remains refundable. A refund larger than what remains "
     "is a 409 `refund-exceeds-payment` problem whose `remaining_amount` says what does remain; nothing is "
     "reserved and the key is not used up. A refund the processor refuses is a 409 `payment-not-refundable` "
-    "problem, recorded and replayed. A declined payment was never recorded and has no id: 404.",
+    "problem, recorded and replayed. A declined payment was never recorded and has no id: 404. A payment "
+    "has at most 100 refunds (whatever their outcome): the 101st is a 409 `too-many-refunds` problem; nothing "
+    "is reserved and the key is not used up.",
     "responses": {
         201: {
             "description": "Refund created (or the replay of its recorded answer)",

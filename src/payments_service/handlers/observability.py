@@ -15,6 +15,7 @@ metrics = Metrics()
 # Every way a request or message can end; each is one metric, Payment<Outcome> (see metric_name).
 OUTCOMES = (
     "created",
+    "requires_action",
     "declined",
     "replayed",
     "found",
@@ -35,6 +36,10 @@ OUTCOMES = (
     "processor_idempotency",
     "refund_exceeds_payment",
     "busy",
+    "event_applied",
+    "event_unchanged",
+    "event_ignored",
+    "invalid_signature",
     "error",
 )
 

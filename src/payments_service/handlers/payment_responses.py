@@ -13,8 +13,10 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 def payment_response(result: PaymentResult, base_path: str) -> Response[str]:
     recorded = result.recorded
     headers = {REPLAYED_HEADER: "true"} if result.replayed else {}
-    if recorded.outcome == "created" and recorded.payment_json is not None:
+    if recorded.outcome in ("created", "requires_action") and recorded.payment_json is not None:
         location = f"{base_path}/payments/{recorded.payment_id}"
-        return Response(201, "application/json", recorded.payment_json, {"Location": location, **headers})
+        # 202: recorded, but the customer must authenticate (3-D Secure) before the money moves.
+        status = 201 if recorded.outcome == "created" else 202
+        return Response(status, "application/json", recorded.payment_json, {"Location": location, **headers})
     body = problem_body("card-declined", 402, "The card was declined", decline_code=recorded.decline_code)
     return Response(402, PROBLEM_JSON, body, headers)

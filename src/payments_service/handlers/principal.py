@@ -1,4 +1,8 @@
-"""Who is calling: the merchant is the authenticated principal API Gateway vouches for."""
+"""Who is calling: the merchant is the authenticated principal API Gateway vouches for.
+
+The one way a merchant id is made from a principal: every route (through api.py's `_merchant`), and the
+operator's tools (`payments-admin --principal`). A queued message names its merchant id as made here.
+"""
 
 from __future__ import annotations
 
@@ -24,13 +28,18 @@ class Unauthenticated(Invalid):
     """No principal on the request."""
 
 
-def merchant_id(event: Mapping[str, Any], scope: MerchantScope = "role") -> str:
+def merchant_of_arn(user_arn: str, scope: MerchantScope) -> str:
+    """The merchant an IAM principal is under MERCHANT_SCOPE `scope` (no default: a caller must say)."""
+    match = _ASSUMED_ROLE.match(user_arn)
+    return match.group(1) if match and scope == "role" else user_arn
+
+
+def merchant_id(event: Mapping[str, Any], scope: MerchantScope) -> str:
     context = event.get("requestContext") or {}
     principal = (context.get("authorizer") or {}).get("principalId")
     if isinstance(principal, str) and principal:
         return AUTHORIZER_PREFIX + principal
     user_arn = (context.get("identity") or {}).get("userArn")
     if isinstance(user_arn, str) and user_arn:
-        match = _ASSUMED_ROLE.match(user_arn)
-        return match.group(1) if match and scope == "role" else user_arn
+        return merchant_of_arn(user_arn, scope)
     raise Unauthenticated("The request carries no authenticated principal")

@@ -18,13 +18,17 @@ from ..domain.processor import (
     ProcessorIdempotencyError,
     ProcessorMisconfigured,
 )
+from ..domain.processor_events import InvalidEvent, InvalidSignature
 from ..domain.refunds import (
+    MAX_REFUNDS_PER_PAYMENT,
     PaymentBusy,
     PaymentDeclined,
     PaymentNotFound,
+    PaymentNotSucceeded,
     RefundConflict,
     RefundExceedsPayment,
     RefundsUnavailable,
+    TooManyRefunds,
 )
 from ..idempotency import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
 from ..idempotency.keys import InvalidKey
@@ -33,6 +37,7 @@ from ..models.problems import PROBLEM_BASE
 from .idempotency_key import MissingKey
 from .principal import Unauthenticated
 from .query import InvalidQuery
+from .queue_messages import MessageOutlivedItsKey
 from .transport import BodyRejected, InvalidBody
 
 PROBLEM_JSON = "application/problem+json"
@@ -57,11 +62,16 @@ TITLES = {
     "refund-exceeds-payment": "Refund exceeds what remains of the payment",
     "payment-not-refundable": "Payment cannot be refunded",
     "payment-declined": "Payment was declined",
+    "payment-not-succeeded": "Payment has not succeeded",
     "refund-conflict": "Refund recorded inconsistently",
+    "too-many-refunds": "Payment has the most refunds allowed",
     "invalid-cursor": "Cursor invalid",
     "service-unavailable": "Temporarily unavailable",
     "internal-error": "Internal error",
     "processor-error": "Payment processor error",
+    "invalid-signature": "Event signature invalid",
+    "message-older-than-key-retention": "Message older than its idempotency key is kept",
+    "invalid-event": "Not an event",
 }
 
 
@@ -175,6 +185,12 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
         "invalid-cursor", 400, "starting_after must be a next_cursor this list returned", "invalid"
     ),
     PaymentNotFound: lambda e: Problem("not-found", 404, "No such payment", "not_found"),
+    PaymentNotSucceeded: lambda e: Problem(
+        "payment-not-succeeded",
+        409,
+        "The payment awaits its customer, failed or was canceled: nothing was charged, nothing can be refunded",
+        "invalid",
+    ),
     PaymentDeclined: lambda e: Problem(
         "payment-declined", 409, "The payment was declined: nothing was charged, nothing can be refunded", "invalid"
     ),
@@ -185,6 +201,14 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
         "refund_exceeds_payment",
         {},
         {"remaining_amount": e.remaining},
+    ),
+    TooManyRefunds: lambda e: Problem(
+        "too-many-refunds",
+        409,
+        f"A payment has at most {MAX_REFUNDS_PER_PAYMENT} refunds; nothing was reserved",
+        "rejected",
+        {},
+        {"max_refunds": MAX_REFUNDS_PER_PAYMENT},
     ),
     PaymentBusy: lambda e: Problem(
         "service-unavailable",
@@ -199,6 +223,20 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
     RefundsUnavailable: lambda e: Problem(
         "service-unavailable", 503, "Refunds are temporarily unreadable", "unavailable", retry_after(1)
     ),
+    # Webhooks: nothing changes; the sender is told why without being told what would have passed.
+    InvalidSignature: lambda e: Problem(
+        "invalid-signature",
+        400,
+        "The Stripe-Signature header is missing, does not match the body, or is too old",
+        "invalid_signature",
+    ),
+    MessageOutlivedItsKey: lambda e: Problem(
+        "message-older-than-key-retention",
+        422,
+        "The message was first sent longer ago than its Idempotency-Key is kept; it was not charged",
+        "invalid",
+    ),
+    InvalidEvent: lambda e: Problem("invalid-event", 400, "The body is not an event this API can read", "invalid"),
 }
 _INTERNAL = Problem("internal-error", 500, "An unexpected error occurred; it has been logged", "error")
 

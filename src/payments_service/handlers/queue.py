@@ -8,6 +8,7 @@ that can never succeed -> parked on the dead-letter queue with its reason, never
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -22,7 +23,7 @@ from .invocation import remaining_ms
 from .observability import Observation, logger, metrics
 from .problems import problem_for
 from .queue_actions import QueueAction, queue_action
-from .queue_messages import PaymentMessage, parse_message
+from .queue_messages import PaymentMessage, first_sent_ms, parse_message, refuse_if_outlived
 
 
 class RetryLater(Transient):
@@ -33,11 +34,14 @@ def _consume(record: SQSRecord, context: LambdaContext | None) -> str:
     observation = Observation("SQS payment-requests")
     status = 500
     try:
+        # Before anything else: a message redriven after its key expired must not be claimed afresh.
+        refuse_if_outlived(record, time.time_ns() // 1_000_000, bootstrap.settings().retention_seconds)
         message: PaymentMessage = parse_message(record)
         observation.fields["merchant"] = message.merchant
         observation.fields["idempotency_key_hash"] = record_id(message.merchant, message.key)
+        # No customer waits behind a queued payment: 3-D Secure is a decline here, never a payment left open.
         result = bootstrap.container().create_payment(
-            message.merchant, message.key, message.request, remaining_ms(context)
+            message.merchant, message.key, message.request, remaining_ms(context), off_session=True
         )
         observation.outcome, status = result.outcome, 200
         return result.outcome
@@ -47,7 +51,9 @@ def _consume(record: SQSRecord, context: LambdaContext | None) -> str:
         if queue_action(error) is QueueAction.PARK:
             # No delivery can ever succeed: park it (never charged) instead of letting it be retried.
             attributes = record.raw_event.get("messageAttributes") or {}
-            bootstrap.container().dead_letters.park(record.body or "", attributes, problem.slug)
+            bootstrap.container().dead_letters.park(
+                record.body or "", attributes, problem.slug, first_sent_ms=first_sent_ms(record)
+            )
             observation.outcome = "dead_lettered"
             observation.fields["reason"] = problem.slug
             return "dead-lettered"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from ..domain.errors import Refused
 from ..idempotency.keys import validate_key
 from ..models.payments import CreatePaymentRequest
 from .idempotency_key import MissingKey
@@ -15,6 +16,32 @@ from .transport import MAX_BODY_BYTES, BodyRejected, parse_body
 
 KEY_ATTRIBUTE = "Idempotency-Key"
 MERCHANT_ATTRIBUTE = "Merchant-Id"
+# When the message was first sent (epoch ms), carried when the consumer parks it: a parked message is
+# re-sent to the dead-letter queue, and SQS gives the copy a new SentTimestamp.
+FIRST_SENT_ATTRIBUTE = "Original-Sent-Timestamp"
+# A message is charged only while its key is certain to be remembered: younger than the retention less this.
+KEY_RETENTION_MARGIN_MS = 3_600_000
+
+
+class MessageOutlivedItsKey(Refused):
+    """The message was first sent longer ago than its idempotency key is kept: its key may be gone, so a
+    charge could be a second one. Never charged; parked for an operator."""
+
+
+def first_sent_ms(record: SQSRecord) -> int | None:
+    """The oldest send time the message carries: SQS's SentTimestamp, or the one kept when it was parked."""
+    times = [
+        record.raw_event.get("attributes", {}).get("SentTimestamp"),
+        _string_attribute(record, FIRST_SENT_ATTRIBUTE),
+    ]
+    parsed = [int(t) for t in times if isinstance(t, str) and t.isdigit()]
+    return min(parsed) if parsed else None
+
+
+def refuse_if_outlived(record: SQSRecord, now_ms: int, retention_seconds: int) -> None:
+    sent = first_sent_ms(record)
+    if sent is not None and now_ms - sent > retention_seconds * 1000 - KEY_RETENTION_MARGIN_MS:
+        raise MessageOutlivedItsKey()
 
 
 @dataclass(frozen=True)

@@ -91,12 +91,15 @@ class Verdict(enum.Enum):
 
     NOT_DONE = "not_done"  # nothing happened downstream: leave the key to a client's retry
     UNKNOWN = "unknown"  # still cannot tell: look again on a later run
+    FORGET = "forget"  # nothing happened downstream and nothing ever will (refused for good): delete the key
 
 
 class Recovery(enum.StrEnum):
     COMPLETED = "completed"  # finished and recorded, exactly as the original request would have
     NOT_DONE = "not_done"  # released, out of the recovery index: a retry resumes it under its reference
-    STILL_UNKNOWN = "still_unknown"  # released, still in the index
+    STILL_UNKNOWN = "still_unknown"  # released, still in the index (behind every key not looked at since)
+    PARKED = "parked"  # still unknown after the last allowed attempt: released, out of the recovery line
+    FORGOTTEN = "forgotten"  # refused for good with nothing done: deleted, a retry is evaluated afresh
     SKIPPED = "skipped"  # resolved meanwhile, or held by a live owner (another run, a retry)
 
 
@@ -219,11 +222,16 @@ class IdempotencyEngine:
         raise KeyInUse(self._in_flight.retry_after_seconds)
 
     def unresolved(self, min_age_ms: int, limit: int) -> list[str]:
-        """Record ids whose outcome has been unknown for at least `min_age_ms`, oldest first."""
+        """Unparked record ids whose outcome is unknown, in line (unknown, or last looked at by a recovery) for
+        at least `min_age_ms`: longest in line first, so a key a recovery could not resolve goes to the back."""
         return self._store.unresolved(self._clock.now_ms() - min_age_ms, limit)
 
     def count_unresolved(self, min_age_ms: int, cap: int) -> int:
+        """How many unparked keys have waited in line at least `min_age_ms`, up to `cap`."""
         return self._store.count_unresolved(self._clock.now_ms() - min_age_ms, cap)
+
+    def count_parked(self, cap: int) -> int:
+        return self._store.count_parked(cap)
 
     def recover(
         self,
@@ -231,12 +239,15 @@ class IdempotencyEngine:
         finish: Callable[[IdempotencyRecord, Claim], Completion | Verdict],
         *,
         remaining_ms: int | None = None,
+        max_attempts: int | None = None,
     ) -> Recovery:
         """Take an unresolved key over exactly as a retry would (fenced, same reference) and let `finish`
         complete it from what was stored at claim, or say why it cannot.
 
         `finish` gets the record as found and the claim; any exception it raises releases the key as
-        still unknown and propagates. TemporarilyUnavailable if the store fails; WriteRejected as in run().
+        still unknown (counted as an attempt) and propagates. A key still unknown goes to the back of the
+        recovery line keeping its age; after `max_attempts` (None: no cap) it is parked out of the line.
+        TemporarilyUnavailable if the store fails; WriteRejected as in run().
         """
         now = self._clock.now_ms()
         try:
@@ -257,13 +268,18 @@ class IdempotencyEngine:
             if conflict.current is None or conflict.current.owner != owner:
                 return Recovery.SKIPPED  # a retry or another run got there first
         claim = Claim(record_id, owner, existing.reference, lease_until, expires_at)
-        # Given back still unknown, a key keeps the age it had: a recovery never makes it look younger.
-        unknown_since = existing.unknown_since_ms or now
         try:
             verdict = finish(existing, claim)
         except Exception:
-            self._release(claim, unknown_since)
+            self._give_back_unknown(existing, claim, max_attempts)
             raise
+        return self._recovered(existing, claim, verdict, max_attempts)
+
+    def _recovered(
+        self, existing: IdempotencyRecord, claim: Claim, verdict: Completion | Verdict, max_attempts: int | None
+    ) -> Recovery:
+        """Do what a recovery's `finish` decided, with the key it holds."""
+        record_id, owner = claim.record_id, claim.owner
         if isinstance(verdict, Completion):
             committed, _ = self._commit(claim, verdict)
             return Recovery.COMPLETED if committed else Recovery.SKIPPED
@@ -271,8 +287,27 @@ class IdempotencyEngine:
             with contextlib.suppress(StoreUnavailable, RecordConflict):  # else the lease lapses: looked at again
                 self._store.release(record_id, owner, unknown_since_ms=None)
             return Recovery.NOT_DONE
-        self._release(claim, unknown_since)
-        return Recovery.STILL_UNKNOWN
+        if verdict is Verdict.FORGET:
+            self._quietly(self._store.forget, claim)
+            return Recovery.FORGOTTEN
+        return self._give_back_unknown(existing, claim, max_attempts)
+
+    def _give_back_unknown(self, existing: IdempotencyRecord, claim: Claim, max_attempts: int | None) -> Recovery:
+        """Release a key a recovery could not resolve: it keeps its age (a recovery never makes it look younger)
+        but goes to the back of the line, so keys nobody can resolve never fill every run; parked at the cap."""
+        now = self._clock.now_ms()
+        attempts = existing.reconcile_attempts + 1
+        parked = max_attempts is not None and attempts >= max_attempts
+        with contextlib.suppress(StoreUnavailable, RecordConflict):  # else the lease lapses: looked at again
+            self._store.release(
+                claim.record_id,
+                claim.owner,
+                unknown_since_ms=existing.unknown_since_ms or now,
+                looked_at_ms=now,
+                attempts=attempts,
+                parked=parked,
+            )
+        return Recovery.PARKED if parked else Recovery.STILL_UNKNOWN
 
     def _claim_existing(
         self, request: IdempotentRequest, existing: IdempotencyRecord | None, owner: str, lease_until: int, now: int

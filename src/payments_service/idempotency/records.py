@@ -35,8 +35,11 @@ class IdempotencyRecord(BaseModel):
     owner: str | None = None
     lease_expires_at_ms: int | None = None
     result: str | None = None  # opaque to the engine: whatever the caller recorded on completion
-    # Since when the outcome downstream is unknown, as the store's recovery index has it (None: not in it).
+    # Since when the outcome downstream is unknown, first (None: not in the recovery index). Takeovers and
+    # recoveries keep it: it is the key's age for an operator, never its place in the recovery line.
     unknown_since_ms: int | None = None
+    reconcile_attempts: int = 0  # recoveries that could not tell, since the key was last resolved
+    parked: bool = False  # out of the recovery line after too many attempts: an operator (or a retry) resolves it
 
     def is_expired(self, now_ms: int) -> bool:
         # DynamoDB TTL deletes lazily (up to days late), so expiry is checked, never assumed.

@@ -53,19 +53,34 @@ class IdempotencyStore(Protocol):
 
         RecordConflict if the key is no longer mine; WriteRejected if a write's own condition failed."""
 
-    def release(self, record_id: str, owner: str, unknown_since_ms: int | None = None) -> None:
+    def release(
+        self,
+        record_id: str,
+        owner: str,
+        unknown_since_ms: int | None = None,
+        *,
+        looked_at_ms: int | None = None,
+        attempts: int | None = None,
+        parked: bool = False,
+    ) -> None:
         """Mark RELEASED (keeping fingerprint, reference and input), if I still own it.
 
         unknown_since_ms: the downstream outcome is unknown since then, so a recovery job should look
         at it once it is old enough; None: nothing happened downstream, nothing to recover (only a
-        client's retry resumes the key)."""
+        client's retry resumes the key). A recovery that could not tell passes `looked_at_ms` (the key's
+        place in the recovery line: behind every key not looked at since), its `attempts` so far, and
+        `parked` to take it out of the line (an operator or a client's retry still resolves it)."""
 
-    def unresolved(self, unknown_before_ms: int, limit: int) -> list[str]:
-        """Ids of records whose outcome is unknown since before `unknown_before_ms` (released for it, or
-        in progress with the lease ended then), oldest first, at most `limit`. An index, never a scan."""
+    def unresolved(self, in_line_before_ms: int, limit: int) -> list[str]:
+        """Ids of unparked records whose outcome is unknown, in line since before `in_line_before_ms` (released
+        unknown, or in progress with the lease ended then, or last looked at by a recovery then), longest in
+        line first, at most `limit`. An index, never a scan."""
 
-    def count_unresolved(self, unknown_before_ms: int, cap: int) -> int:
-        """How many records are unknown since before `unknown_before_ms`, counting no further than `cap`."""
+    def count_unresolved(self, in_line_before_ms: int, cap: int) -> int:
+        """How many unparked records are in line since before `in_line_before_ms`, counting no further than `cap`."""
+
+    def count_parked(self, cap: int) -> int:
+        """How many records are parked, counting no further than `cap`."""
 
     def forget(self, record_id: str, owner: str) -> None:
         """Delete the record, if I still own it and it is in progress."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..domain.errors import Conflict
 from ..domain.payments import RecordDecline, RecordPayment, payment_id_for, rfc3339
@@ -21,6 +21,9 @@ from ..idempotency.fingerprint import canonical_json
 from ..models.payments import CreatePaymentRequest, DeclinedPayment, RecordedPayment, StoredPayment
 
 OPERATION = "payments.create"
+# A payment awaiting its customer normally hears from the processor's webhook within minutes; the
+# reconciler asks the processor itself after this long (a lost or early event), then less and less often.
+FIRST_FOLLOW_UP_MS = 15 * 60 * 1000
 
 
 class PaymentConflict(Conflict):
@@ -68,29 +71,50 @@ def _attempt(merchant: str, request: CreatePaymentRequest, reference: str, now_m
 
 
 def charged(merchant: str, request: CreatePaymentRequest, reference: str, charge: Charge, now_ms: int) -> Completion:
-    """What a charge completes with: the payment record and its 201, committed together. The one builder,
-    for the request itself and for a recovery finishing it later: same payment id (from the reference),
-    same recorded JSON."""
-    payment = StoredPayment(processor_payment_id=charge.id, **_attempt(merchant, request, reference, now_ms))
-    recorded = RecordedPayment(outcome="created", payment_id=payment.id, payment_json=payment.public_json())
+    """What a charge completes with: the payment record and its answer (201, or 202 while the customer must
+    authenticate), committed together. The one builder, for the request itself and for a recovery finishing
+    it later: same payment id (from the reference), same recorded JSON."""
+    awaiting = charge.status == "requires_action"
+    payment = StoredPayment(
+        processor_payment_id=charge.id,
+        customer=request.customer,
+        state=charge.status,
+        next_action=dict(charge.next_action) if awaiting and charge.next_action is not None else None,
+        client_secret=charge.client_secret if awaiting else None,
+        awaiting_since_ms=now_ms if awaiting else None,
+        next_check_ms=now_ms + FIRST_FOLLOW_UP_MS if awaiting else None,
+        **_attempt(merchant, request, reference, now_ms),
+    )
+    outcome: Literal["created", "requires_action"] = "requires_action" if awaiting else "created"
+    recorded = RecordedPayment(outcome=outcome, payment_id=payment.id, payment_json=payment.public_json())
     # Charged: if the record is refused, keep the reference (release) so a retry cannot charge anew.
     return Completion(recorded.model_dump_json(), writes=(RecordPayment(payment),), if_rejected="release")
 
 
 class CreatePayment:
     def __init__(
-        self, engine: IdempotencyEngine, processor: PaymentProcessor, clock: Clock, commit_reserve_ms: int = 2_000
+        self, engine: IdempotencyEngine, processor: PaymentProcessor, clock: Clock, commit_reserve_ms: int = 4_700
     ) -> None:
-        """commit_reserve_ms: time kept, after the processor call, to record its result before the Lambda ends."""
+        """commit_reserve_ms: time kept, after the processor call, to record its result before the Lambda ends
+        (bootstrap derives it from the DynamoDB time budget, dal/deadline.py)."""
         self._engine = engine
         self._processor = processor
         self._clock = clock
         self._commit_reserve_ms = commit_reserve_ms
 
     def __call__(
-        self, merchant: str, key: str, request: CreatePaymentRequest, remaining_ms: int | None = None
+        self,
+        merchant: str,
+        key: str,
+        request: CreatePaymentRequest,
+        remaining_ms: int | None = None,
+        *,
+        off_session: bool = False,
     ) -> PaymentResult:
-        """Raises KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable, InvalidPaymentSource,
+        """off_session: no customer is present to authenticate (the queue): a card needing 3-D Secure is then
+        declined (authentication_required) rather than left awaiting a customer who never comes.
+
+        Raises KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable, InvalidPaymentSource,
         InvalidPaymentRequest, ProcessorMisconfigured, ProcessorIdempotencyError or PaymentConflict."""
         # The processor call must end in time to record its result: before the lease, and the Lambda, end.
         deadline_ms = None if remaining_ms is None else self._clock.now_ms() + remaining_ms - self._commit_reserve_ms
@@ -104,6 +128,8 @@ class CreatePayment:
                     currency=request.currency,
                     source=request.source,
                     timeout_s=timeout_s,
+                    customer=request.customer,
+                    off_session=off_session,
                 )
             except Declined as decline:
                 attempt = _attempt(merchant, request, claim.reference, self._clock.now_ms())

@@ -13,15 +13,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from ..domain.payments import PaymentsUnavailable, rfc3339
-from ..domain.processor import PaymentProcessor, ProcessorUnavailable, RefundRefused
+from ..domain.processor import PaymentProcessor, ProcessorRefund, ProcessorUnavailable, RefundRefused
 from ..domain.refunds import (
+    MAX_REFUNDS_PER_PAYMENT,
     GiveBackRefund,
     PaymentBusy,
     PaymentDeclined,
     PaymentNotFound,
+    PaymentNotSucceeded,
     RecordRefund,
     RefundBalances,
     RefundConflict,
@@ -30,13 +33,15 @@ from ..domain.refunds import (
     Reservation,
     ReservationRefused,
     SettleRefund,
+    TooManyRefunds,
     refund_id_for,
 )
 from ..idempotency import Claim, Completion, IdempotencyEngine, IdempotentRequest, WriteRejected
 from ..idempotency.clock import Clock
 from ..idempotency.fingerprint import canonical_json
 from ..models.payments import DeclinedPayment, Payment, StoredPayment
-from ..models.refunds import CreateRefundRequest, RecordedRefund, StoredRefund
+from ..models.refunds import CreateRefundRequest, RecordedRefund, RefundReason, StoredRefund
+from .create_payment import FIRST_FOLLOW_UP_MS
 
 OPERATION = "refunds.create"
 # Refunds without an amount take "all that remains"; if others keep winning the race for it this many
@@ -60,6 +65,83 @@ def idempotent_request(merchant: str, key: str, payment_id: str, request: Create
     return IdempotentRequest(scope=merchant, key=key, operation=OPERATION, payload=payload)
 
 
+def request_from_payload(payload: str) -> tuple[str, CreateRefundRequest]:
+    """The payment id and the request as stored with the key at claim (ValueError if they no longer validate)."""
+    fields = json.loads(payload)
+    payment_id = fields.pop("payment_id")
+    if not isinstance(payment_id, str):
+        raise ValueError("stored payment_id is not a string")
+    return payment_id, CreateRefundRequest.model_validate(fields)
+
+
+def refunded(
+    payment: StoredPayment,
+    reason: RefundReason | None,
+    reference: str,
+    amount: int,
+    made: ProcessorRefund,
+    *,
+    created_at_ms: int,
+) -> Completion:
+    """What a refund the processor made completes with: the reservation settled, the refund item and its 201,
+    in one commit. The one builder, for the request itself and for a recovery finishing it later: same
+    refund id (from the reference), the processor's refund status."""
+    refund = StoredRefund(
+        id=refund_id_for(reference),
+        payment_id=payment.id,
+        merchant_id=payment.merchant_id,
+        amount=amount,
+        currency=payment.currency,
+        status=made.status,
+        reason=reason,
+        created_at=rfc3339(created_at_ms),
+        processor_refund_id=made.id,
+        reference=reference,
+        # Pending: the reconciler asks the processor about it if no event tells us first.
+        next_check_ms=created_at_ms + FIRST_FOLLOW_UP_MS if made.status == "pending" else None,
+    )
+    recorded = RecordedRefund(
+        outcome="created", payment_id=payment.id, refund_id=refund.id, refund_json=refund.public_json()
+    )
+    settle = (SettleRefund(payment.id, reference, amount), RecordRefund(refund))
+    # Refunded: if the settlement is refused, keep the reference (release) so a retry refunds no more.
+    return Completion(recorded.model_dump_json(), writes=settle, if_rejected="release")
+
+
+def refund_refused(payment_id: str, reference: str, amount: int, code: str) -> Completion:
+    """What a refund the processor refused for good completes with: the reservation given back, the refusal
+    recorded (replayed to every retry)."""
+    recorded = RecordedRefund(outcome="refused", payment_id=payment_id, refusal_code=code)
+    give_back = GiveBackRefund(payment_id, reference, amount)
+    return Completion(recorded.model_dump_json(), writes=(give_back,), if_rejected="release")
+
+
+def refund_at_processor(
+    processor: PaymentProcessor, payment: StoredPayment, reference: str, amount: int
+) -> ProcessorRefund:
+    """The one processor call of a refund, for the request and its recovery: the same parameters under the
+    same reference (the processor refuses a reference re-sent with others)."""
+    return processor.refund(
+        reference=reference,
+        charge_id=payment.processor_payment_id,
+        amount=amount,
+        currency=payment.currency,
+        payment_id=payment.id,  # travels with the refund, so the processor's events about it find it
+    )
+
+
+def payment_to_refund(balances: RefundBalances, merchant: str, payment_id: str) -> StoredPayment:
+    """The merchant's charged payment; PaymentNotFound or PaymentDeclined (final: nothing to refund)."""
+    payment = balances.get(payment_id)
+    if payment is None or payment.merchant_id != merchant:
+        raise PaymentNotFound(payment_id)
+    if isinstance(payment, DeclinedPayment):
+        raise PaymentDeclined(payment_id)
+    if payment.state != "succeeded":  # awaiting its customer, failed or canceled: nothing charged (yet)
+        raise PaymentNotSucceeded(payment_id)
+    return payment
+
+
 class CreateRefund:
     def __init__(
         self, engine: IdempotencyEngine, balances: RefundBalances, processor: PaymentProcessor, clock: Clock
@@ -77,42 +159,19 @@ class CreateRefund:
         request: CreateRefundRequest,
         remaining_ms: int | None = None,
     ) -> RefundResult:
-        """Raises PaymentNotFound, RefundExceedsPayment, PaymentBusy, RefundConflict, KeyInUse, KeyReused,
-        TemporarilyUnavailable."""
+        """Raises PaymentNotFound, PaymentDeclined, RefundExceedsPayment, TooManyRefunds, PaymentBusy,
+        RefundConflict, KeyInUse, KeyReused, TemporarilyUnavailable."""
 
         def refund_once(claim: Claim) -> Completion:
-            payment = self._payment(merchant, payment_id)
+            payment = payment_to_refund(self._balances, merchant, payment_id)
             amount = payment.reserved_under(claim.reference)  # by an earlier try of this key (even a closed one)
             if amount is None:
                 amount = self._reserve(merchant, payment, claim, request.amount)
             try:
-                made = self._processor.refund(
-                    reference=claim.reference,
-                    charge_id=payment.processor_payment_id,
-                    amount=amount,
-                    currency=payment.currency,
-                )
+                made = refund_at_processor(self._processor, payment, claim.reference, amount)
             except RefundRefused as refused:
-                recorded = RecordedRefund(outcome="refused", payment_id=payment_id, refusal_code=refused.code)
-                give_back = GiveBackRefund(payment_id, claim.reference, amount)
-                return Completion(recorded.model_dump_json(), writes=(give_back,), if_rejected="release")
-            refund = StoredRefund(
-                id=refund_id_for(claim.reference),
-                payment_id=payment_id,
-                merchant_id=merchant,
-                amount=amount,
-                currency=payment.currency,
-                reason=request.reason,
-                created_at=rfc3339(self._clock.now_ms()),
-                processor_refund_id=made.id,
-                reference=claim.reference,
-            )
-            recorded = RecordedRefund(
-                outcome="created", payment_id=payment_id, refund_id=refund.id, refund_json=refund.public_json()
-            )
-            settle = (SettleRefund(payment_id, claim.reference, amount), RecordRefund(refund))
-            # Refunded: if the settlement is refused, keep the reference (release) so a retry refunds no more.
-            return Completion(recorded.model_dump_json(), writes=settle, if_rejected="release")
+                return refund_refused(payment_id, claim.reference, amount, refused.code)
+            return refunded(payment, request.reason, claim.reference, amount, made, created_at_ms=self._clock.now_ms())
 
         if not Payment.ID_PATTERN.match(payment_id):
             raise PaymentNotFound(payment_id)
@@ -122,21 +181,13 @@ class CreateRefund:
                 refund_once,
                 remaining_ms=remaining_ms,
                 # Nothing reserved and nothing refunded: the key is forgotten, so a retry is evaluated afresh.
-                forget_on=(PaymentNotFound, RefundExceedsPayment, PaymentBusy),
+                forget_on=(PaymentNotFound, PaymentDeclined, RefundExceedsPayment, TooManyRefunds, PaymentBusy),
                 # Unknown outcome: the key keeps its reference and any reservation stays until a retry.
                 retry_on=(ProcessorUnavailable, RefundsUnavailable, PaymentsUnavailable),
             )
         except WriteRejected as rejected:
             raise RefundConflict("the refund's reservation is no longer held") from rejected
         return RefundResult(RecordedRefund.model_validate_json(outcome.result), outcome.replayed)
-
-    def _payment(self, merchant: str, payment_id: str) -> StoredPayment:
-        payment = self._balances.get(payment_id)
-        if payment is None or payment.merchant_id != merchant:
-            raise PaymentNotFound(payment_id)
-        if isinstance(payment, DeclinedPayment):
-            raise PaymentDeclined(payment_id)
-        return payment
 
     def _reserve(self, merchant: str, payment: StoredPayment, claim: Claim, requested: int | None) -> int:
         """Reserve `requested` (or all that is available) under the claim's reference; returns the amount.
@@ -145,6 +196,8 @@ class CreateRefund:
         returns says why: our own reservation (an earlier answer was lost), or less available than asked."""
         current = payment
         for _ in range(MAX_RESERVE_ATTEMPTS):
+            if len(current.reservations) + len(current.closed_reservations) >= MAX_REFUNDS_PER_PAYMENT:
+                raise TooManyRefunds(payment.id)
             amount = requested if requested is not None else current.amount_available
             if amount <= 0 or amount > current.amount_available:
                 raise RefundExceedsPayment(max(current.amount_available, 0))

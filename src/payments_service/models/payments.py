@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from iso4217 import Currency as Iso4217
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
@@ -50,13 +50,31 @@ class CreatePaymentRequest(BaseModel):
     source: Annotated[StrictStr, Field(min_length=1, max_length=255, description="Payment-method token")]
     description: Annotated[StrictStr | None, Field(max_length=500)] = None
     metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=20)] = Field(default_factory=dict)
+    customer: Annotated[
+        StrictStr | None,
+        Field(
+            pattern=r"^cus_[A-Za-z0-9]{1,250}$",
+            description="The processor's customer (a Stripe `cus_…`) whose saved payment method `source` is",
+        ),
+    ] = None
 
 
-PaymentStatus = Literal["succeeded", "partially_refunded", "refunded"]
+# Where a payment is in its life, as stored: requires_action (the customer must authenticate: 3-D Secure)
+# -> succeeded, failed or canceled (domain/lifecycle.py says which moves are allowed).
+ChargeState = Literal["requires_action", "succeeded", "failed", "canceled"]
+# What the merchant sees: a succeeded payment's status follows its refunds.
+PaymentStatus = Literal["requires_action", "succeeded", "partially_refunded", "refunded", "failed", "canceled"]
+# Shown only while they mean something: the customer's next step of a payment awaiting them.
+_WHILE_AWAITING_CUSTOMER = ("next_action", "client_secret")
+
+
+def _unset(value: object) -> bool:
+    return value is None
 
 
 def refund_status(amount: int, amount_refunded: int) -> PaymentStatus:
-    """What the merchant sees: only settled refunds count (a pending one may still be given back)."""
+    """What the merchant sees of a succeeded payment: refunds accepted by the processor count (a pending
+    one included: it may still fail, and is then given back)."""
     if amount_refunded <= 0:
         return "succeeded"
     return "refunded" if amount_refunded >= amount else "partially_refunded"
@@ -79,12 +97,34 @@ class Payment(BaseModel):
     processor_payment_id: str = Field(
         description="The processor's id for this payment (a Stripe PaymentIntent `pi_…`), to reconcile with it"
     )
+    # Absent rather than null when unset: a payment's JSON keeps the shape it had before they existed.
+    customer: str | None = Field(
+        default=None, exclude_if=_unset, description="The processor's customer, when the request named one"
+    )
+    next_action: dict[str, Any] | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="requires_action only: what the customer must do, as the processor describes it "
+        "(Stripe's `next_action`); hand it to Stripe.js `handleNextAction` with `client_secret`",
+    )
+    client_secret: str | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="requires_action only: the processor's client secret for the merchant's page (Stripe.js); "
+        "not a credential of the merchant's account, but never log it",
+    )
+    decline_code: str | None = Field(
+        default=None, exclude_if=_unset, description="failed only: why the processor's last attempt failed"
+    )
 
 
 class StoredPayment(Payment):
     """Payments-table item: the payment plus what the API never shows."""
 
     merchant_id: str
+    state: ChargeState = "succeeded"  # where it is in its life; `status` is what the merchant sees
+    awaiting_since_ms: int | None = None  # requires_action: since when (the reconciler cancels the abandoned)
+    next_check_ms: int | None = None  # requires_action: when the reconciler asks the processor about it next
     # Refund accounting (see domain/refunds.py): refunded + pending + available == amount.
     amount_pending: int = 0  # reserved by refunds whose processor call has not settled yet
     reservations: dict[str, int] = Field(default_factory=dict)  # pending: refund reference -> amount reserved
@@ -103,7 +143,10 @@ class StoredPayment(Payment):
     def public(self) -> Payment:
         """The payment as the API shows it: never the merchant or the reservations."""
         shown = self.model_dump(include=set(Payment.model_fields))
-        shown["status"] = refund_status(self.amount, self.amount_refunded)
+        shown["status"] = refund_status(self.amount, self.amount_refunded) if self.state == "succeeded" else self.state
+        if self.state != "requires_action":
+            for name in _WHILE_AWAITING_CUSTOMER:
+                shown[name] = None
         return Payment.model_validate(shown)
 
     def public_json(self) -> str:
@@ -131,7 +174,7 @@ class RecordedPayment(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    outcome: Literal["created", "declined"]
+    outcome: Literal["created", "requires_action", "declined"]
     payment_id: str | None = None
     payment_json: str | None = None  # the public payment, byte for byte as first answered
     decline_code: str | None = None

@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
+RefundStatus = Literal["pending", "succeeded", "failed", "canceled"]
 
 
 class CreateRefundRequest(BaseModel):
@@ -32,7 +33,11 @@ class Refund(BaseModel):
     payment_id: str
     amount: int
     currency: str
-    status: Literal["succeeded"] = "succeeded"
+    status: RefundStatus = Field(
+        default="succeeded",
+        description="pending or succeeded: accepted by the processor (counted as refunded); failed or canceled: "
+        "returned by the bank or the processor later, and given back to what remains refundable",
+    )
     reason: RefundReason | None = None
     created_at: str = Field(description="RFC 3339 timestamp, UTC")
 
@@ -43,6 +48,8 @@ class StoredRefund(Refund):
     merchant_id: str
     processor_refund_id: str
     reference: str  # the processor idempotency reference it was made under
+    failure_reason: str | None = None  # failed or canceled: the processor's reason (kept, not shown)
+    next_check_ms: int | None = None  # pending: when the reconciler asks the processor about it next
 
     def public(self) -> Refund:
         return Refund.model_validate(self.model_dump(include=set(Refund.model_fields)))

@@ -44,13 +44,17 @@ class Settings(BaseModel):
     # may be eventually consistent (Stripe's search is).
     reconciler_min_age_seconds: int = Field(default=300, alias="RECONCILER_MIN_AGE_SECONDS", ge=0)
     reconciler_max_keys_per_run: int = Field(default=100, alias="RECONCILER_MAX_KEYS_PER_RUN", ge=1, le=1_000)
+    # Looks at a key that stays unknown before the reconciler parks it (out of every batch, ReconcileParked
+    # alarm): an operator's `payments-admin key reconcile` or a client's retry still resolves it.
+    reconciler_max_attempts: int = Field(default=12, alias="RECONCILER_MAX_ATTEMPTS", ge=1, le=1_000)
     sandbox_slow_seconds: float = Field(default=3.0, alias="SANDBOX_SLOW_SECONDS", ge=0, le=60)
     # How long the processor deduplicates our reference (Stripe: 24 h). A key given back longer ago is not retried.
     processor_idempotency_window_seconds: int = Field(
         default=86_400, alias="PROCESSOR_IDEMPOTENCY_WINDOW_SECONDS", ge=60
     )
-    # Time kept after the processor call to record its result before the Lambda ends.
-    processor_commit_reserve_ms: int = Field(default=2_000, alias="PROCESSOR_COMMIT_RESERVE_MS", ge=0)
+    # Time kept after the processor call for the commit itself, on top of the time under which DynamoDB calls
+    # are refused (dal/deadline.py derives the processor's deadline from both: one budget).
+    processor_commit_room_ms: int = Field(default=1_000, alias="PROCESSOR_COMMIT_ROOM_MS", ge=200)
     # Stripe: the key from Secrets Manager (deployed), or directly (local runs, tests). Never logged.
     stripe_api_key_secret_arn: str | None = Field(default=None, alias="STRIPE_API_KEY_SECRET_ARN")
     stripe_api_key: SecretStr | None = Field(default=None, alias="STRIPE_API_KEY")
@@ -59,6 +63,14 @@ class Settings(BaseModel):
     # Upper bound of one HTTP attempt; the remaining Lambda time may shorten it.
     stripe_attempt_timeout_seconds: float = Field(default=8.0, alias="STRIPE_ATTEMPT_TIMEOUT_SECONDS", gt=0)
     stripe_secret_max_age_seconds: int = Field(default=300, alias="STRIPE_SECRET_MAX_AGE_SECONDS", ge=1)
+    # The webhook endpoint's signing secret(s) (whsec_...): from Secrets Manager (deployed) or directly (local
+    # runs, tests). During a rotation both the new and the old secret verify: separate them with a comma.
+    stripe_webhook_secret_arn: str | None = Field(default=None, alias="STRIPE_WEBHOOK_SECRET_ARN")
+    stripe_webhook_secret: SecretStr | None = Field(default=None, alias="STRIPE_WEBHOOK_SECRET")
+    # A payment left awaiting its customer (3-D Secure) this long is canceled at the processor by the reconciler.
+    requires_action_timeout_seconds: int = Field(
+        default=86_400, alias="REQUIRES_ACTION_TIMEOUT_SECONDS", ge=900, le=7 * 86_400
+    )
     # The browser origin allowed to read the API's answers (CORS); empty: no CORS headers at all.
     cors_allowed_origin: str = Field(default="", alias="CORS_ALLOWED_ORIGIN")
     metrics_namespace: str = Field(default="IdempotentPayments", alias="POWERTOOLS_METRICS_NAMESPACE")
