@@ -97,6 +97,7 @@ def _processor_from(settings: Settings, client: Callable[[], DynamoDBClient]) ->
             api_base=settings.stripe_api_base,
             max_network_retries=settings.stripe_max_network_retries,
             attempt_timeout_s=settings.stripe_attempt_timeout_seconds,
+            idempotency_window_s=settings.processor_idempotency_window_seconds,
         )
     from .processors.sandbox import SandboxProcessor
 
@@ -214,7 +215,9 @@ def build(
             max_attempts=settings.reconciler_max_attempts,
         ),
         client=client,
-        create_refund=CreateRefund(engine, payments, processor, clock),
+        create_refund=CreateRefund(
+            engine, payments, processor, clock, processor_commit_reserve_ms(settings.processor_commit_room_ms)
+        ),
         list_payments=ListPayments(payments),
         list_refunds=ListRefunds(payments, refunds),
         get_refund=GetRefund(refunds),

@@ -116,17 +116,20 @@ def test_a_decline_is_a_recorded_402_with_the_decline_code_replayed_without_call
     assert len(stripe_double.seen) == 1
 
 
-def test_a_payment_that_needs_the_customer_is_a_recorded_402_authentication_required(
+def test_a_payment_that_needs_the_customer_is_a_202_requires_action_with_what_stripe_js_needs_replayed_as_is(
     invoke: Any, stripe_double: Any, dynamodb: Any, settings: Any
 ) -> None:
     merchant, key = new_merchant(), unique("k")
     answer = invoke(payment_event(key, card("pm_card_authenticationRequired"), merchant=merchant))
-    assert answer["statusCode"] == 402, answer
-    assert json.loads(answer["body"])["decline_code"] == "authentication_required"
+    assert answer["statusCode"] == 202, answer
+    body = json.loads(answer["body"])
+    [intent] = stripe_double.intents
+    assert body["status"] == "requires_action" and intent["status"] == "requires_action"
+    assert (body["client_secret"], body["next_action"]) == (intent["client_secret"], intent["next_action"])
     assert record(dynamodb, settings, merchant, key).status is Status.COMPLETED
-    # Only the declined attempt is kept: no payment, nothing charged
-    [attempt] = payments_of(dynamodb.client, settings.payments_table, merchant)
-    assert (attempt["status"]["S"], attempt["decline_code"]["S"]) == ("declined", "authentication_required")
+    again = invoke(payment_event(key, card("pm_card_authenticationRequired"), merchant=merchant))
+    assert (again["statusCode"], again["body"]) == (202, answer["body"])
+    assert len(stripe_double.intents) == 1
 
 
 def test_an_unknown_payment_method_is_400_nothing_charged_key_forgotten(

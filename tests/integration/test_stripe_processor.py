@@ -15,7 +15,7 @@ from payments_service.domain.processor import (
     ProcessorMisconfigured,
     ProcessorUnavailable,
 )
-from payments_service.processors.stripe import NEEDS_CUSTOMER, StripeProcessor
+from payments_service.processors.stripe import StripeProcessor
 from tests.stripe_double import Fault
 from tests.stripe_double.server import RESTRICTED_KEY, TEST_KEY
 from tests.support import unique
@@ -74,13 +74,53 @@ def test_a_card_error_is_a_decline_with_stripes_decline_code_else_its_code(
     assert declined.value.decline_code == code
 
 
-def test_a_payment_intent_that_needs_the_customer_is_a_decline_named_authentication_required(
+def test_a_payment_intent_that_needs_the_customer_is_a_charge_awaiting_them_with_what_stripe_js_needs(
+    stripe_processor: Any, stripe_double: Any
+) -> None:
+    awaiting = charge(stripe_processor, unique("ref"), "pm_card_authenticationRequired")
+    [intent] = stripe_double.intents
+    assert (awaiting.id, awaiting.status, intent["status"]) == (intent["id"], "requires_action", "requires_action")
+    assert awaiting.client_secret == intent["client_secret"] and awaiting.client_secret.startswith(intent["id"])
+    assert dict(awaiting.next_action) == intent["next_action"] and awaiting.next_action["type"] == "use_stripe_sdk"
+
+
+def test_off_session_a_card_that_needs_the_customer_is_declined_authentication_required_and_left_closed(
     stripe_processor: Any, stripe_double: Any
 ) -> None:
     with pytest.raises(Declined) as declined:
-        charge(stripe_processor, unique("ref"), "pm_card_authenticationRequired")
-    assert declined.value.decline_code == NEEDS_CUSTOMER
-    assert [i["status"] for i in stripe_double.intents] == ["requires_action"]
+        charge(stripe_processor, unique("ref"), "pm_card_authenticationRequired", off_session=True)
+    assert declined.value.decline_code == "authentication_required"
+    [intent] = stripe_double.intents
+    assert intent["status"] == "requires_payment_method" and intent["next_action"] is None
+    [seen] = stripe_double.seen
+    assert seen.params["off_session"] == "true"
+
+
+def test_on_session_charges_do_not_send_off_session_or_customer(stripe_processor: Any, stripe_double: Any) -> None:
+    """Parameters are sent only when set: a reference minted before they existed is re-sent unchanged."""
+    charge(stripe_processor, unique("ref"))
+    [seen] = stripe_double.seen
+    assert "off_session" not in seen.params and "customer" not in seen.params
+
+
+def test_a_saved_card_of_a_customer_is_charged_with_the_customer(stripe_processor: Any, stripe_double: Any) -> None:
+    customer = stripe_double.add_customer("pm_saved_card_1")
+    charge(stripe_processor, unique("ref"), "pm_saved_card_1", customer=customer)
+    [intent] = stripe_double.intents
+    assert (intent["customer"], intent["status"]) == (customer, "succeeded")
+
+
+def test_an_unknown_customer_is_an_invalid_request_naming_it(stripe_processor: Any, stripe_double: Any) -> None:
+    with pytest.raises(InvalidPaymentRequest) as refused:
+        charge(stripe_processor, unique("ref"), customer="cus_nobody")
+    assert (refused.value.param, refused.value.code) == ("customer", "resource_missing")
+    assert stripe_double.intents == []
+
+
+def test_a_saved_card_without_its_customer_is_an_invalid_source(stripe_processor: Any, stripe_double: Any) -> None:
+    stripe_double.add_customer("pm_saved_card_2")
+    with pytest.raises(InvalidPaymentSource):
+        charge(stripe_processor, unique("ref"), "pm_saved_card_2")
 
 
 def test_an_unknown_payment_method_is_an_invalid_source_and_creates_nothing(

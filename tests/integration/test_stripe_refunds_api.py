@@ -57,7 +57,8 @@ def test_a_refund_is_201_with_one_stripe_refund_under_one_key_and_its_replay_is_
     assert (at_stripe["payment_intent"], at_stripe["amount"], at_stripe["currency"]) == (intent, 400, "usd")
     reference = record(dynamodb, settings, merchant, key).reference
     assert stripe_double.keys(REFUNDS) == {reference}
-    assert at_stripe["metadata"] == {"idempotency_reference": reference}
+    # Our payment id travels with it: Stripe's events about the refund name the payment to update
+    assert at_stripe["metadata"] == {"idempotency_reference": reference, "payment_id": pid}
     assert stored_refund(dynamodb, settings, pid, body["id"]).processor_refund_id == at_stripe["id"]
     # The replay is our record's: same bytes, Stripe not called again
     again = invoke(event)

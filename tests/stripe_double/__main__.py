@@ -15,9 +15,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve the Stripe test double on 127.0.0.1 until Ctrl-C")
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--slow-seconds", type=float, default=3.0, help="how long pm_card_slow takes (default 3)")
+    parser.add_argument(
+        "--deliver-to",
+        metavar="URL",
+        help="post each event, signed with the local secret, to this webhook (http://127.0.0.1:3000/webhooks/stripe)",
+    )
     args = parser.parse_args(argv)
+    if args.deliver_to and not args.deliver_to.startswith(("http://127.0.0.1", "http://localhost")):
+        parser.error("--deliver-to must be a local URL (127.0.0.1): the double signs with a local secret only")
     try:
-        double = StripeDouble(port=args.port, slow_seconds=args.slow_seconds).start()
+        double = StripeDouble(port=args.port, slow_seconds=args.slow_seconds, deliver_to=args.deliver_to).start()
     except OSError as error:
         print(f"error: cannot listen on 127.0.0.1:{args.port} ({error.strerror}); try --port", file=sys.stderr)
         return 2

@@ -20,8 +20,27 @@ It implements what issues 9 and 12 rely on, with the semantics Stripe documents:
   under the key, with or without a PaymentIntent or Refund behind it), a slow answer, a 429, an
   idempotency_error. Search meets the 5xx, slow and 429 faults (nothing is saved: it is a GET).
 
-Not a Stripe emulator: no other endpoint, no webhooks. Stripe's own stripe-mock does not keep state
-or idempotency, which is why this double exists.
+- GET /v1/payment_intents, listed newest first with `created[gte|lte]`, `limit`, `starting_after`:
+  read-after-write, as Stripe's lists are (search is not). GET /v1/payment_intents/{id}, POST
+  /v1/payment_intents/{id}/cancel (only while no money moved: else 400 payment_intent_unexpected_state).
+- 3-D Secure: pm_card_authenticationRequired leaves the PaymentIntent `requires_action` with a
+  `next_action` and its `client_secret`; with `off_session=true` it is instead a 402 card_error
+  `authentication_required` and the PaymentIntent is left `requires_payment_method`. What the customer
+  then does in the browser, the double's `authenticate(id, succeed)` plays (or its POST
+  /v1/test_helpers/payment_intents/{id}/authenticate?succeed=true|false, for `make run`).
+- `customer`: a known Customer (`add_customer()`; `cus_local` always exists) with one of its saved
+  PaymentMethods or a test method; an unknown one is a 400 resource_missing.
+- Refunds with Stripe's later changes: on pm_card_pendingRefund the refund starts `pending`, on
+  pm_card_refundFail `succeeded`; `settle_refunds()` (or POST /v1/test_helpers/refunds/settle) then
+  makes the first `succeeded` and the second `failed` (failure_reason `expired_or_canceled_card`), the
+  amount becoming refundable again. GET /v1/refunds (filtered by `payment_intent`, paged as above),
+  GET /v1/refunds/{id}.
+- Events for each change (payment_intent.*, refund.created/updated/failed, charge.refund.updated),
+  signed as Stripe signs them (events.py); pinned to the API version the client sends.
+- Currencies and amounts in Stripe's units, with Stripe's special cases refused (currencies.py).
+
+Not a Stripe emulator: no other endpoint. Stripe's own stripe-mock does not keep state or idempotency,
+which is why this double exists.
 """
 
 from __future__ import annotations
@@ -38,9 +57,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .currencies import CURRENCIES, refusal
+from .events import WEBHOOK_SECRET, EventLog
+
 TEST_KEY = "sk_test_double"
 RESTRICTED_KEY = "sk_test_double_restricted"  # authenticates, but may not create PaymentIntents (403)
-CURRENCIES = frozenset({"usd", "eur", "gbp", "chf", "jpy", "cad", "aud"})
+LOCAL_CUSTOMER = "cus_local"  # always there: `make run` can charge a saved card without setting one up
 MIN_AMOUNT = 50  # Stripe's minimum charge is about 0.50 in most currencies
 
 # Stripe's test payment methods: (status of the PaymentIntent, code, decline_code). A code means a card error.
@@ -52,14 +74,21 @@ METHODS: dict[str, tuple[str, str | None, str | None]] = {
     "pm_card_chargeDeclinedInsufficientFunds": ("requires_payment_method", "card_declined", "insufficient_funds"),
     "pm_card_chargeDeclinedProcessingError": ("requires_payment_method", "processing_error", None),
     "pm_card_authenticationRequired": ("requires_action", None, None),
+    "pm_card_pendingRefund": ("succeeded", None, None),  # its refunds start pending, then succeed
+    "pm_card_refundFail": ("succeeded", None, None),  # its refunds start succeeded, then fail
     "pm_card_slow": ("succeeded", None, None),  # the double's own: processing for `slow_seconds`, then succeeds
 }
+CANCELABLE = frozenset({"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action"})
+LIST_PARAMS = frozenset({"limit", "starting_after", "ending_before", "created[gte]", "created[lte]"})
+LIST_PARAMS |= {"created[gt]", "created[lt]", "payment_intent", "customer"}
 
 
 class Endpoint(enum.StrEnum):
     PAYMENT_INTENTS = "/v1/payment_intents"
     REFUNDS = "/v1/refunds"
     SEARCH = "/v1/payment_intents/search"  # GET
+    LIST_INTENTS = "GET /v1/payment_intents"
+    LIST_REFUNDS = "GET /v1/refunds"
 
 
 CREATIONS = frozenset({Endpoint.PAYMENT_INTENTS, Endpoint.REFUNDS})  # the POST endpoints
@@ -116,6 +145,8 @@ class _State:
     saved: dict[tuple[str, str], _Saved] = field(default_factory=dict)
     in_flight: set[tuple[str, str]] = field(default_factory=set)
     seen: dict[Endpoint, list[SeenRequest]] = field(default_factory=lambda: {e: [] for e in Endpoint})
+    customers: dict[str, set[str]] = field(default_factory=lambda: {LOCAL_CUSTOMER: set()})  # saved PaymentMethods
+    versions: set[str | None] = field(default_factory=set)  # every Stripe-Version a request was sent with
     faults: list[tuple[ArmedFault, Callable[[dict[str, str]], bool]]] = field(default_factory=list)
 
 
@@ -126,8 +157,19 @@ def _error(status: int, kind: str, message: str, **extra: Any) -> tuple[int, dic
 class StripeDouble:
     """Start with `with StripeDouble() as double:` (or start()/stop()); point the SDK at `double.url`."""
 
-    def __init__(self, port: int = 0, slow_seconds: float = 3.0, indexing_delay_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        slow_seconds: float = 3.0,
+        indexing_delay_seconds: float = 0.0,
+        *,
+        api_version: str = "2026-10-28.endive",
+        webhook_secret: str = WEBHOOK_SECRET,
+        deliver_to: str | None = None,
+    ) -> None:
+        """deliver_to: a webhook URL each event is posted to as it happens (tests deliver by hand instead)."""
         self.slow_seconds = slow_seconds
+        self.events = EventLog(api_version, webhook_secret, deliver_to)
         # How long after its creation a PaymentIntent stays out of search results; a test may change it.
         self.indexing_delay_seconds = indexing_delay_seconds
         self._state = _State()
@@ -200,7 +242,158 @@ class StripeDouble:
         """Every Idempotency-Key a creation on `endpoint` (a PaymentIntent's by default) was sent with."""
         return {request.idempotency_key for request in self.requests(endpoint)}
 
+    def saw_version(self, version: str | None) -> None:
+        with self._state.lock:
+            self._state.versions.add(version)
+
+    @property
+    def versions(self) -> set[str | None]:
+        """Every Stripe-Version header requests were sent with (None: without one)."""
+        with self._state.lock:
+            return set(self._state.versions)
+
+    def add_customer(self, *payment_methods: str) -> str:
+        """A Customer with these PaymentMethods saved to it (pm_... ids of the double's own making)."""
+        customer = "cus_" + secrets.token_hex(7)
+        with self._state.lock:
+            self._state.customers[customer] = set(payment_methods)
+        return customer
+
+    def authenticate(self, intent_id: str, succeed: bool = True) -> dict[str, Any]:
+        """The customer's 3-D Secure step, as Stripe.js handleNextAction ends it: the PaymentIntent succeeds,
+        or fails back to requires_payment_method. Events follow as at Stripe."""
+        with self._state.lock:
+            intent = self._state.intents[intent_id]
+            if intent["status"] != "requires_action":
+                return dict(intent)
+            intent["next_action"] = None
+            if succeed:
+                intent["status"] = "succeeded"
+            else:
+                intent["status"] = "requires_payment_method"
+                intent["last_payment_error"] = {
+                    "type": "card_error",
+                    "code": "payment_intent_authentication_failure",
+                    "message": "The provided PaymentMethod has failed authentication.",
+                }
+            snapshot = dict(intent)
+        self.events.emit("payment_intent.succeeded" if succeed else "payment_intent.payment_failed", snapshot)
+        return snapshot
+
+    def settle_refunds(self) -> list[dict[str, Any]]:
+        """What the banks later make of refunds: pending ones (pm_card_pendingRefund) succeed, succeeded ones
+        of pm_card_refundFail fail and their amount becomes refundable again. The refunds that changed."""
+        changed: list[dict[str, Any]] = []
+        with self._state.lock:
+            for refund in self._state.refunds.values():
+                method = self._state.intents[refund["payment_intent"]]["payment_method"]
+                if refund["status"] == "pending":
+                    refund["status"] = "succeeded"
+                elif refund["status"] == "succeeded" and method == "pm_card_refundFail":
+                    refund.update(status="failed", failure_reason="expired_or_canceled_card")
+                    self._state.refunded[refund["payment_intent"]] -= refund["amount"]
+                else:
+                    continue
+                changed.append(dict(refund))
+        for refund in changed:
+            if refund["status"] == "failed":
+                self.events.emit("refund.failed", refund)
+            self.events.emit("refund.updated", refund)
+            self.events.emit("charge.refund.updated", refund)
+        return changed
+
     # The server side.
+
+    def get(self, path: str, api_key: str, params: dict[str, str], version: str | None) -> tuple[int, bytes]:
+        """(status, body) for one GET: a list, a retrieve or a search."""
+        self.saw_version(version)
+        if path == Endpoint.SEARCH.value:
+            return self.search(api_key, params)
+        refused = _unauthenticated(api_key)
+        if refused is not None:
+            return _encode(*refused)
+        if path in (Endpoint.PAYMENT_INTENTS.value, Endpoint.REFUNDS.value):
+            endpoint = Endpoint.LIST_INTENTS if path == Endpoint.PAYMENT_INTENTS.value else Endpoint.LIST_REFUNDS
+            status, document = self._list(endpoint, api_key, params)
+            with self._state.lock:
+                self._state.seen[endpoint].append(SeenRequest(None, params, status, False, True))
+            return _encode(status, document)
+        kind, _, object_id = path.removeprefix("/v1/").partition("/")
+        with self._state.lock:
+            store = {"payment_intents": self._state.intents, "refunds": self._state.refunds}.get(kind)
+            found = None if store is None or "/" in object_id else store.get(object_id)
+            if found is not None:
+                return _encode(200, dict(found))
+        if store is None:
+            return _encode(404, {"error": {"type": "invalid_request_error", "message": "no route"}})
+        return _encode(*_missing(kind.rstrip("s"), object_id))
+
+    def _list(self, endpoint: Endpoint, api_key: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        fault = self._take_fault(endpoint, params, {Fault.RATE_LIMIT, Fault.SLOW, Fault.SERVER_ERROR})
+        if fault is not None and fault.fault is Fault.RATE_LIMIT:
+            return _error(429, "invalid_request_error", "Too many requests", code="rate_limit")
+        if fault is not None and fault.fault is Fault.SLOW:
+            time.sleep(fault.seconds)
+            fault = self._take_fault(endpoint, params, {Fault.SERVER_ERROR})
+        if fault is not None:
+            return _error(500, "api_error", "An unknown error occurred")
+        for name, value in params.items():
+            if name not in LIST_PARAMS:
+                return _error(400, "invalid_request_error", f"Received unknown parameter: {name}", param=name)
+            numeric = name == "limit" or name.startswith("created[")
+            if numeric and (not value.isdigit() or (name == "limit" and not 1 <= int(value) <= 100)):
+                return _error(400, "invalid_request_error", f"Invalid integer: {value}", param=name)
+        with self._state.lock:
+            store = self._state.intents if endpoint is Endpoint.LIST_INTENTS else self._state.refunds
+            # Newest first, as Stripe lists; ties keep creation order reversed.
+            items = [dict(item) for item in reversed(store.values()) if _listed(item, params)]
+        after = params.get("starting_after")
+        if after is not None:
+            ids = [item["id"] for item in items]
+            if after not in ids:
+                return _missing("object", after, "starting_after")
+            items = items[ids.index(after) + 1 :]
+        limit = int(params.get("limit", "10"))
+        return 200, {
+            "object": "list",
+            "url": endpoint.value.split()[-1],
+            "data": items[:limit],
+            "has_more": len(items) > limit,
+        }
+
+    def cancel(self, intent_id: str, api_key: str, params: dict[str, str]) -> tuple[int, bytes]:
+        refused = _unauthenticated(api_key)
+        if refused is not None:
+            return _encode(*refused)
+        with self._state.lock:
+            intent = self._state.intents.get(intent_id)
+            if intent is None:
+                return _encode(*_missing("payment_intent", intent_id))
+            if intent["status"] not in CANCELABLE:
+                return _encode(
+                    *_error(
+                        400,
+                        "invalid_request_error",
+                        f"You cannot cancel this PaymentIntent because it has a status of {intent['status']}.",
+                        code="payment_intent_unexpected_state",
+                    )
+                )
+            intent.update(status="canceled", next_action=None, cancellation_reason=params.get("cancellation_reason"))
+            snapshot = dict(intent)
+        self.events.emit("payment_intent.canceled", snapshot)
+        return _encode(200, snapshot)
+
+    def test_helper(self, path: str, params: dict[str, str]) -> tuple[int, bytes]:
+        """The double's own buttons for `make run` (Stripe has no such endpoints): the customer's 3-D Secure
+        step, the banks settling refunds."""
+        parts = path.removeprefix("/v1/test_helpers/").split("/")
+        if len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "authenticate":
+            if parts[1] not in self._state.intents:
+                return _encode(*_missing("payment_intent", parts[1]))
+            return _encode(200, self.authenticate(parts[1], params.get("succeed", "true") == "true"))
+        if parts == ["refunds", "settle"]:
+            return _encode(200, {"object": "list", "data": self.settle_refunds()})
+        return _encode(404, {"error": {"type": "invalid_request_error", "message": "no route"}})
 
     def _take_fault(self, endpoint: Endpoint, params: dict[str, str], kinds: set[Fault]) -> ArmedFault | None:
         with self._state.lock:
@@ -307,7 +500,21 @@ class StripeDouble:
             return _error(429, "invalid_request_error", "Too many requests", code="rate_limit")
         if fault is not None:
             return _mismatch("(armed)")
-        return _invalid_intent(params) if endpoint is Endpoint.PAYMENT_INTENTS else _invalid_refund(params)
+        if endpoint is Endpoint.REFUNDS:
+            return _invalid_refund(params)
+        return _invalid_intent(params) or self._invalid_customer(params)
+
+    def _invalid_customer(self, params: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
+        customer, method = params.get("customer"), params.get("payment_method", "")
+        with self._state.lock:
+            saved = self._state.customers.get(customer) if customer else None
+        if customer is not None and saved is None:
+            return _missing("customer", customer, "customer")
+        if method not in METHODS and method not in (saved or set()):
+            return _missing("PaymentMethod", method, "payment_method")
+        if params.get("off_session") not in (None, "true", "false"):
+            return _error(400, "invalid_request_error", "Invalid boolean", param="off_session")
+        return None
 
     def _execute(self, endpoint: Endpoint, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         fault = self._take_fault(endpoint, params, {Fault.SLOW, Fault.SERVER_ERROR})
@@ -322,29 +529,47 @@ class StripeDouble:
         return run(params)
 
     def _execute_intent(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        status, code, decline_code = METHODS[params["payment_method"]]
+        # A customer's saved PaymentMethod behaves as a plain card.
+        status, code, decline_code = METHODS.get(params["payment_method"], METHODS["pm_card_visa"])
         intent = self._new_intent(params)
+        self.events.emit("payment_intent.created", intent)
         if params["payment_method"] == "pm_card_slow":
             time.sleep(self.slow_seconds)  # the PaymentIntent exists, "processing", all this time
+        if status == "requires_action" and params.get("off_session") == "true":
+            # No customer to authenticate: Stripe declines at once and leaves nothing awaiting anyone.
+            status, code, decline_code = "requires_payment_method", "authentication_required", "authentication_required"
+        with self._state.lock:
+            if code is not None:
+                failure = {"type": "card_error", "code": code, "message": "Your card was declined."}
+                if decline_code is not None:
+                    failure["decline_code"] = decline_code
+                intent.update(status=status, last_payment_error=failure)
+            else:
+                intent["status"] = status
+                if status == "requires_action":
+                    intent["next_action"] = {
+                        "type": "use_stripe_sdk",
+                        "use_stripe_sdk": {"type": "three_d_secure_redirect"},
+                    }
+            snapshot = dict(intent)
+        kind = {"succeeded": "payment_intent.succeeded", "requires_action": "payment_intent.requires_action"}
+        self.events.emit(kind.get(status, "payment_intent.payment_failed"), snapshot)
         if code is not None:
-            failure = {"type": "card_error", "code": code, "message": "Your card was declined."}
-            if decline_code is not None:
-                failure["decline_code"] = decline_code
-            intent.update(status=status, last_payment_error=failure)
-            return 402, {"error": {**failure, "payment_intent": intent}}
-        intent["status"] = status
-        if status == "requires_action":
-            intent["next_action"] = {"type": "use_stripe_sdk", "use_stripe_sdk": {}}
-        return 200, intent
+            return 402, {"error": {**snapshot["last_payment_error"], "payment_intent": snapshot}}
+        return 200, snapshot
 
     def _new_intent(self, params: dict[str, str]) -> dict[str, Any]:
+        intent_id = "pi_" + secrets.token_hex(12)
         intent: dict[str, Any] = {
-            "id": "pi_" + secrets.token_hex(12),
+            "id": intent_id,
+            "client_secret": f"{intent_id}_secret_{secrets.token_hex(12)}",
+            "customer": params.get("customer"),
             "object": "payment_intent",
             "amount": int(params["amount"]),
             "currency": params["currency"],
             "payment_method": params["payment_method"],
             "payment_method_types": ["card"],
+            "setup_future_usage": None,
             "status": "processing",
             "livemode": False,
             "created": int(time.time()),
@@ -395,19 +620,22 @@ class StripeDouble:
                     code="amount_too_large",
                 )
             self._state.refunded[intent_id] = self._state.refunded.get(intent_id, 0) + amount
+            pending = intent["payment_method"] == "pm_card_pendingRefund"
             refund: dict[str, Any] = {
                 "id": "re_" + secrets.token_hex(12),
                 "object": "refund",
                 "amount": amount,
                 "currency": intent["currency"],
                 "payment_intent": intent_id,
-                "status": "succeeded",
+                "status": "pending" if pending else "succeeded",
                 "reason": params.get("reason"),
                 "created": int(time.time()),
                 "metadata": _metadata(params),
             }
             self._state.refunds[refund["id"]] = refund
-        return 200, refund
+            snapshot = dict(refund)
+        self.events.emit("refund.created", snapshot)
+        return 200, snapshot
 
 
 def _unauthenticated(api_key: str) -> tuple[int, dict[str, Any]] | None:
@@ -452,6 +680,25 @@ def _invalid_search(params: dict[str, str]) -> tuple[int, dict[str, Any]] | None
     return None
 
 
+def _missing(kind: str, object_id: str, param: str = "id") -> tuple[int, dict[str, Any]]:
+    """Stripe's resource_missing: 404 for the object of the URL, 400 for one named by a parameter."""
+    status = 404 if param == "id" else 400
+    return _error(
+        status, "invalid_request_error", f"No such {kind}: '{object_id}'", param=param, code="resource_missing"
+    )
+
+
+def _listed(item: dict[str, Any], params: dict[str, str]) -> bool:
+    """Whether a list's filters keep `item`: created bounds (unix seconds) and the object it belongs to."""
+    created = item["created"]
+    bounds = {"gte": created.__ge__, "lte": created.__le__, "gt": created.__gt__, "lt": created.__lt__}
+    for name, keeps in bounds.items():
+        value = params.get(f"created[{name}]")
+        if value is not None and not keeps(int(value)):
+            return False
+    return all(params[name] == item.get(name) for name in ("payment_intent", "customer") if name in params)
+
+
 def _metadata(params: dict[str, str]) -> dict[str, str]:
     return {k[len("metadata[") : -1]: v for k, v in params.items() if k.startswith("metadata[")}
 
@@ -480,15 +727,9 @@ def _invalid_intent(params: dict[str, str]) -> tuple[int, dict[str, Any]] | None
         return _error(
             400, "invalid_request_error", "Invalid currency", param="currency", code="parameter_invalid_string"
         )
-    method = params.get("payment_method", "")
-    if method not in METHODS:
-        return _error(
-            400,
-            "invalid_request_error",
-            f"No such PaymentMethod: '{method}'",
-            param="payment_method",
-            code="resource_missing",
-        )
+    why = refusal(int(amount), params["currency"])
+    if why is not None:
+        return _error(400, "invalid_request_error", why, param="amount", code="amount_invalid")
     if params.get("confirm") != "true" or params.get("allowed_payment_method_types[0]") != "card":
         return _error(400, "invalid_request_error", "This double expects confirm=true and card only", param="confirm")
     return None
@@ -545,12 +786,20 @@ def _handler_for(double: StripeDouble) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
-            endpoint = next((e for e in CREATIONS if e.value == self.path.split("?")[0]), None)
+            path = self.path.split("?")[0]
+            api_key = self._api_key()
+            params = dict(parse_qsl(body, keep_blank_values=True))
+            double.saw_version(self.headers.get("Stripe-Version"))
+            if path.startswith("/v1/test_helpers/"):
+                self._answer(*double.test_helper(path, params))
+                return
+            if path.startswith("/v1/payment_intents/") and path.endswith("/cancel"):
+                self._answer(*double.cancel(path.split("/")[3], api_key, params))
+                return
+            endpoint = next((e for e in CREATIONS if e.value == path), None)
             if endpoint is None:
                 self._no_route()
                 return
-            api_key = self._api_key()
-            params = dict(parse_qsl(body, keep_blank_values=True))
             status, payload, headers, lost = double.post(endpoint, api_key, self.headers.get("Idempotency-Key"), params)
             if lost:
                 self.close_connection = True  # closed unanswered: the client sees the connection drop
@@ -559,10 +808,8 @@ def _handler_for(double: StripeDouble) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             url = urlsplit(self.path)
-            if url.path != Endpoint.SEARCH.value:
-                self._no_route()
-                return
-            self._answer(*double.search(self._api_key(), dict(parse_qsl(url.query, keep_blank_values=True))))
+            params = dict(parse_qsl(url.query, keep_blank_values=True))
+            self._answer(*double.get(url.path, self._api_key(), params, self.headers.get("Stripe-Version")))
 
         def _api_key(self) -> str:
             return (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()

@@ -117,7 +117,11 @@ def refund_refused(payment_id: str, reference: str, amount: int, code: str) -> C
 
 
 def refund_at_processor(
-    processor: PaymentProcessor, payment: StoredPayment, reference: str, amount: int
+    processor: PaymentProcessor,
+    payment: StoredPayment,
+    reference: str,
+    amount: int,
+    timeout_s: float | None = None,
 ) -> ProcessorRefund:
     """The one processor call of a refund, for the request and its recovery: the same parameters under the
     same reference (the processor refuses a reference re-sent with others)."""
@@ -127,6 +131,7 @@ def refund_at_processor(
         amount=amount,
         currency=payment.currency,
         payment_id=payment.id,  # travels with the refund, so the processor's events about it find it
+        timeout_s=timeout_s,
     )
 
 
@@ -144,12 +149,19 @@ def payment_to_refund(balances: RefundBalances, merchant: str, payment_id: str) 
 
 class CreateRefund:
     def __init__(
-        self, engine: IdempotencyEngine, balances: RefundBalances, processor: PaymentProcessor, clock: Clock
+        self,
+        engine: IdempotencyEngine,
+        balances: RefundBalances,
+        processor: PaymentProcessor,
+        clock: Clock,
+        commit_reserve_ms: int = 4_700,
     ) -> None:
+        """commit_reserve_ms: time kept, after the processor call, to record its result (as for a charge)."""
         self._engine = engine
         self._balances = balances
         self._processor = processor
         self._clock = clock
+        self._commit_reserve_ms = commit_reserve_ms
 
     def __call__(
         self,
@@ -161,6 +173,8 @@ class CreateRefund:
     ) -> RefundResult:
         """Raises PaymentNotFound, PaymentDeclined, RefundExceedsPayment, TooManyRefunds, PaymentBusy,
         RefundConflict, KeyInUse, KeyReused, TemporarilyUnavailable."""
+        # The same budget as a charge (finding 18.2): the processor call ends in time to record its result.
+        deadline_ms = None if remaining_ms is None else self._clock.now_ms() + remaining_ms - self._commit_reserve_ms
 
         def refund_once(claim: Claim) -> Completion:
             payment = payment_to_refund(self._balances, merchant, payment_id)
@@ -168,7 +182,8 @@ class CreateRefund:
             if amount is None:
                 amount = self._reserve(merchant, payment, claim, request.amount)
             try:
-                made = refund_at_processor(self._processor, payment, claim.reference, amount)
+                timeout_s = None if deadline_ms is None else (deadline_ms - self._clock.now_ms()) / 1000
+                made = refund_at_processor(self._processor, payment, claim.reference, amount, timeout_s)
             except RefundRefused as refused:
                 return refund_refused(payment_id, claim.reference, amount, refused.code)
             return refunded(payment, request.reason, claim.reference, amount, made, created_at_ms=self._clock.now_ms())

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 # A key must outlive the longest lease an invocation can hold, or it could expire under a live
 # owner and be claimed afresh under a new processor reference (two charges, one payment).
 RETENTION_MARGIN_SECONDS = 60
+# How long Stripe may go on with a request after our client gave up on it (its own request timeouts).
+STRIPE_IN_FLIGHT_MARGIN_SECONDS = 30
 
 
 class Settings(BaseModel):
@@ -40,9 +42,11 @@ class Settings(BaseModel):
     # The sandbox processor's own charges table: set, its charges are durable and any function can look
     # one up (the reconciler); unset (tests, scripts), they live in the process.
     sandbox_charges_table: str | None = Field(default=None, alias="SANDBOX_CHARGES_TABLE_NAME", min_length=3)
-    # The reconciler decides "not charged" only for keys unknown at least this long: a processor's lookup
-    # may be eventually consistent (Stripe's search is).
-    reconciler_min_age_seconds: int = Field(default=300, alias="RECONCILER_MIN_AGE_SECONDS", ge=0)
+    # The reconciler decides "not charged" only for keys unknown at least this long: a request sent before the
+    # key was given back may still be running at the processor (Stripe's lookup itself is read-after-write).
+    reconciler_min_age_seconds: int = Field(default=60, alias="RECONCILER_MIN_AGE_SECONDS", ge=0)
+    # The longest a charging function (the API's, the queue's) runs: with Stripe the minimum age must outlast it.
+    charge_function_timeout_seconds: int = Field(default=20, alias="CHARGE_FUNCTION_TIMEOUT_SECONDS", ge=1, le=900)
     reconciler_max_keys_per_run: int = Field(default=100, alias="RECONCILER_MAX_KEYS_PER_RUN", ge=1, le=1_000)
     # Looks at a key that stays unknown before the reconciler parks it (out of every batch, ReconcileParked
     # alarm): an operator's `payments-admin key reconcile` or a client's retry still resolves it.
@@ -82,6 +86,18 @@ class Settings(BaseModel):
     def _stripe_has_a_key(self) -> Settings:
         if self.processor == "stripe" and not (self.stripe_api_key_secret_arn or self.stripe_api_key):
             raise ValueError("PAYMENT_PROCESSOR=stripe needs STRIPE_API_KEY_SECRET_ARN (or STRIPE_API_KEY locally)")
+        return self
+
+    @model_validator(mode="after")
+    def _reconciler_outwaits_a_charge_in_flight(self) -> Settings:
+        # Finding 18.9: "not charged" decided while the first request still runs at Stripe records nothing of
+        # a charge that then lands. The floor is the charging function's timeout plus Stripe's own time.
+        floor = self.charge_function_timeout_seconds + STRIPE_IN_FLIGHT_MARGIN_SECONDS
+        if self.processor == "stripe" and self.reconciler_min_age_seconds < floor:
+            raise ValueError(
+                f"RECONCILER_MIN_AGE_SECONDS must be at least {floor} s with Stripe: CHARGE_FUNCTION_TIMEOUT_SECONDS "
+                f"plus {STRIPE_IN_FLIGHT_MARGIN_SECONDS} s, so that no charge is still in flight when it is looked up"
+            )
         return self
 
     @model_validator(mode="after")
