@@ -50,6 +50,7 @@ EXPECTED = {
     "list_refunds": (404, "not-found"),
     "get_refund": (404, "not-found"),
     "list_payments": (200, None),
+    "stripe_webhook": (200, None),  # StripeWebhookFunction, signed again at invocation: an event not ours, acknowledged
 }
 # SQS events go to PaymentQueueFunction: what it reports for SQS to deliver again (none: the poison
 # message is parked on the local dead-letter queue, not retried).
@@ -170,3 +171,17 @@ def test_make_demo_shows_create_replay_mismatch_get_and_decline() -> None:
     assert lines[1].split()[2] == created and "Idempotent-Replayed: true" in lines[1]
     assert lines[3].split()[2] == created  # the GET finds the payment the first step made
     assert "idempotency-key-reused" in lines[2] and "Idempotent-Replayed: true" in lines[5]
+
+
+def test_the_webhook_fixture_goes_to_the_webhook_function_signed_afresh_and_a_stale_signature_is_refused(
+    tmp_path: Path,
+) -> None:
+    [fresh] = make_invoke("stripe_webhook")
+    assert json.loads(fresh["body"])["received"] is True
+    # The same event with no signature header at all is not re-signed: refused, as from anyone but Stripe
+    event = json.loads((EVENTS / "stripe_webhook.json").read_text())
+    del event["headers"]["Stripe-Signature"]
+    (tmp_path / "unsigned.json").write_text(json.dumps(event))
+    [unsigned] = make_invoke_paths(tmp_path / "unsigned.json")
+    assert unsigned["statusCode"] == 400
+    assert unsigned["multiValueHeaders"]["Content-Type"] == ["application/problem+json"]

@@ -165,6 +165,21 @@ def test_our_reference_with_another_amount_is_an_idempotency_error_and_no_second
     assert len(stripe_double.refunds) == 1 and stripe_double.amount_refunded(intent) == 400
 
 
+def test_a_reference_sent_before_a_deploy_added_metadata_is_answered_with_the_refund_made_then(
+    stripe_processor: Any, stripe_double: Any
+) -> None:
+    """Decision 0141: the older deploy sent no payment_id; the retry after the deploy does, Stripe calls that
+    an idempotency_error, and the adapter answers with the refund the reference already made."""
+    intent, ref = paid(stripe_processor), unique("ref")
+    before = refund(stripe_processor, ref, intent, 400)  # no payment_id: what the earlier code sent
+    after = stripe_processor.refund(
+        reference=ref, charge_id=intent, amount=400, currency="EUR", payment_id="pay_0123456789abcdef01234567"
+    )
+    assert after == before
+    assert [r.status for r in stripe_double.requests(REFUNDS)] == [200, 400]  # the second was refused by Stripe
+    assert len(stripe_double.refunds) == 1 and stripe_double.amount_refunded(intent) == 400
+
+
 @pytest.mark.parametrize("key", ["sk_test_wrong", RESTRICTED_KEY])
 def test_authentication_and_permission_errors_are_misconfiguration(
     stripe_processor: Any, stripe_double: Any, key: str

@@ -159,6 +159,8 @@ class StripeProcessor:
             found = self._find_refund(reference, charge_id, deadline, stripe_amount)
             if isinstance(found, Refunded):
                 return found.refund
+            if isinstance(found, Unknown):
+                raise ProcessorUnavailable("idempotency_error, and the lookup could not say") from error
             raise ProcessorIdempotencyError(error.user_message or "idempotency_error") from error
         except stripe.InvalidRequestError as error:
             # Already refunded, disputed, more than remains at Stripe...: refused for good, nothing moved.
@@ -181,7 +183,7 @@ class StripeProcessor:
         window: PaymentIntentListParams = {"created": {"gte": since - CLOCK_SKEW_S, "lte": now + CLOCK_SKEW_S}}
         try:
             intents = self._matching(lambda c, p: c.v1.payment_intents.list(p), dict(window), reference, deadline)
-        except (stripe.StripeError, _OutOfTime):
+        except (stripe.StripeError, ProcessorUnavailable, _OutOfTime):  # too little time is a doubt too
             return Unknown()
         statuses = {intent.status for intent in intents}
         if "succeeded" in statuses:
@@ -234,7 +236,7 @@ class StripeProcessor:
         params: RefundListParams = {"payment_intent": charge_id}
         try:
             refunds = self._matching(lambda c, p: c.v1.refunds.list(p), dict(params), reference, deadline)
-        except (stripe.StripeError, _OutOfTime):
+        except (stripe.StripeError, ProcessorUnavailable, _OutOfTime):  # too little time is a doubt too
             return Unknown()
         refunds = [r for r in refunds if of_amount is None or r.amount == of_amount]
         return Refunded(_refund_of(refunds[0])) if refunds else NotRefunded()
