@@ -222,3 +222,18 @@ def test_a_reference_stripe_never_saw_is_not_charged_at_once_and_the_retry_charg
     [intent] = stripe_double.intents
     [payment] = stripe_world.payments(who)
     assert payment["processor_payment_id"]["S"] == intent["id"]
+
+
+def test_a_reconciler_lookup_keeps_to_the_invocations_time_and_leaves_the_key_unknown(
+    stripe_world: World, stripe_double: Any
+) -> None:
+    who, key = new_merchant(), unique("k")
+    stripe_double.arm(Fault.LOSE_ANSWER, times=2)
+    assert stripe_world.call(payment_event(key, card(), merchant=who)).status == 503
+    stripe_world.clock.advance(61_000)
+    stripe_double.arm(Fault.SLOW, on=Endpoint.LIST_INTENTS, seconds=10.0, times=3)
+    started = time.monotonic()
+    report = stripe_world.deps.reconcile(8_000)  # 8 s left: 3 s for Stripe, 5 s kept for the end of the run
+    assert time.monotonic() - started < 6.0
+    assert report.results["still_unknown"] == 1
+    assert stripe_world.record(who, key).status is Status.RELEASED and stripe_world.payments(who) == []

@@ -28,8 +28,9 @@ from ..idempotency.clock import Clock
 from . import create_payment, create_refund
 from .recover_refund import RecoverRefund
 
-# A finisher: the key's completion or verdict, and what the run counts it as.
-Finisher = Callable[[IdempotencyRecord, Claim], tuple[Completion | Verdict, str]]
+# A finisher: the key's completion or verdict, and what the run counts it as. Its third argument bounds its
+# processor calls (seconds, None: no bound), so that one key's lookup cannot outrun the invocation.
+Finisher = Callable[[IdempotencyRecord, Claim, float | None], tuple[Completion | Verdict, str]]
 
 ONE_HOUR_MS = 3_600_000
 COUNT_CAP = 10_000  # the alarm needs "how many, up to a lot", not an exact figure at any cost
@@ -112,7 +113,8 @@ class Reconcile:
             if remaining_ms is not None and remaining_ms - spent_ms < STOP_BEFORE_END_MS:
                 more_waiting = True
                 break
-            name, old = self._one(record_id, remaining_ms, failures)
+            left_ms = None if remaining_ms is None else int(remaining_ms - spent_ms)
+            name, old = self._one(record_id, left_ms, failures)
             results[name] += 1
             looked_at_and_old += old
         waiting, parked = self._counts(results, failures)
@@ -125,6 +127,8 @@ class Reconcile:
 
     def _key(self, record_id: str, remaining_ms: int | None, ages: list[int | None]) -> str:
         named: list[str] = []
+        # The processor may be asked until shortly before the invocation ends; the rest is for the commit.
+        ends = None if remaining_ms is None else time.monotonic() + (remaining_ms - STOP_BEFORE_END_MS) / 1000
 
         def finish(record: IdempotencyRecord, claim: Claim) -> Completion | Verdict:
             ages.append(record.unknown_since_ms)
@@ -132,7 +136,7 @@ class Reconcile:
             if finisher is None or not record.scope or not record.payload:
                 named.append("still_unknown")
                 return Verdict.UNKNOWN  # not an operation this code can finish (or claimed before scopes were stored)
-            verdict, name = finisher(record, claim)
+            verdict, name = finisher(record, claim, None if ends is None else max(0.0, ends - time.monotonic()))
             named.append(name)
             return verdict
 
@@ -163,8 +167,10 @@ class Reconcile:
             failures.append(KeyFailure("-", type(error).__name__))
             return 0, 0
 
-    def _finish_payment(self, record: IdempotencyRecord, claim: Claim) -> tuple[Completion | Verdict, str]:
-        found = self._processor.find(claim.reference, not_before_ms=record.reference_created_at_ms)
+    def _finish_payment(
+        self, record: IdempotencyRecord, claim: Claim, timeout_s: float | None
+    ) -> tuple[Completion | Verdict, str]:
+        found = self._processor.find(claim.reference, not_before_ms=record.reference_created_at_ms, timeout_s=timeout_s)
         if isinstance(found, Charged):
             request = create_payment.request_from_payload(record.payload)
             # The request's time, not this run's: the payment was made when its reference was minted.

@@ -13,6 +13,8 @@ was ever reserved on it), so a retry is answered afresh with its 404 or 409.
 
 from __future__ import annotations
 
+import time
+
 from ..domain.processor import (
     NotRefunded,
     PaymentProcessor,
@@ -34,8 +36,11 @@ class RecoverRefund:
         self._processor = processor
         self._clock = clock
 
-    def __call__(self, record: IdempotencyRecord, claim: Claim) -> tuple[Completion | Verdict, str]:
-        """The key's completion or verdict, and the result's name for the run's metrics."""
+    def __call__(
+        self, record: IdempotencyRecord, claim: Claim, timeout_s: float | None = None
+    ) -> tuple[Completion | Verdict, str]:
+        """The key's completion or verdict, and the result's name for the run's metrics. `timeout_s` bounds the
+        processor calls (the lookup, and the refund made under the same reference if none was found)."""
         payment_id, request = request_from_payload(record.payload)
         try:
             payment = payment_to_refund(self._balances, record.scope, payment_id)
@@ -50,7 +55,7 @@ class RecoverRefund:
         # The request's time, not this run's: the refund was asked for when its reference was minted.
         created_at_ms = record.reference_created_at_ms or self._clock.now_ms()
         try:
-            made = self._made(payment, claim.reference, amount, record.reference_created_at_ms)
+            made = self._made(payment, claim.reference, amount, record.reference_created_at_ms, timeout_s)
         except RefundRefused as refused:
             return refund_refused(payment.id, claim.reference, amount, refused.code), "refused"
         if made is None:
@@ -58,15 +63,20 @@ class RecoverRefund:
         return refunded(payment, request.reason, claim.reference, amount, made, created_at_ms=created_at_ms), "refunded"
 
     def _made(
-        self, payment: StoredPayment, reference: str, amount: int, minted_ms: int | None
+        self, payment: StoredPayment, reference: str, amount: int, minted_ms: int | None, timeout_s: float | None
     ) -> ProcessorRefund | None:
         """The refund under `reference`: found, or made now under it; None while the processor cannot say."""
+        ends = None if timeout_s is None else time.monotonic() + timeout_s
         try:
             found = self._processor.find_refund(
-                reference=reference, charge_id=payment.processor_payment_id, not_before_ms=minted_ms
+                reference=reference,
+                charge_id=payment.processor_payment_id,
+                not_before_ms=minted_ms,
+                timeout_s=timeout_s,
             )
             if isinstance(found, NotRefunded):
-                return refund_at_processor(self._processor, payment, reference, amount)
+                left_s = None if ends is None else ends - time.monotonic()
+                return refund_at_processor(self._processor, payment, reference, amount, left_s)
         except ProcessorUnavailable:
             return None
         return found.refund if isinstance(found, Refunded) else None

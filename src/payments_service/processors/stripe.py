@@ -16,6 +16,7 @@ import requests
 import stripe
 from stripe.params import PaymentIntentCreateParams, PaymentIntentListParams, RefundCreateParams, RefundListParams
 
+from ..domain.errors import Transient
 from ..domain.processor import (
     Charge,
     Charged,
@@ -284,7 +285,7 @@ class StripeProcessor:
         return session
 
 
-class _OutOfTime(Exception):
+class _OutOfTime(Transient):
     """A lookup could not finish in its budget: its answer is Unknown."""
 
 
