@@ -81,8 +81,12 @@ class SqsEventSource:
         invoke: Invoke,
         timeout_seconds: float,
         log: IO[str] | None = None,
+        dead_letter_queue_url: str | None = None,
     ) -> None:
+        """dead_letter_queue_url: where the function parks what can never succeed; each batch's line says how
+        many messages wait there, since a parked message is "done" for SQS (deleted, not retried)."""
         self._client, self._queue_url, self._queue_arn = client, queue_url, queue_arn
+        self._dead_letter_queue_url = dead_letter_queue_url
         self._batch_size = batch_size
         self._slots = threading.Semaphore(maximum_concurrency)
         self._invoke, self._timeout = invoke, timeout_seconds
@@ -146,7 +150,7 @@ class SqsEventSource:
             ms = (time.perf_counter() - started) * 1000
             print(
                 f"SQS batch of {len(messages)}: {len(done)} done, {len(retried)} retried "
-                f"(receive count up to {receives}) {ms:.1f}ms{note}",
+                f"(receive count up to {receives}) {ms:.1f}ms{note}{self._dead_letters_note()}",
                 file=self._log,
                 flush=True,
             )
@@ -154,6 +158,20 @@ class SqsEventSource:
             with self._lock:
                 self._batches.discard(threading.current_thread())
             self._slots.release()
+
+    def _dead_letters_note(self) -> str:
+        if not self._dead_letter_queue_url:
+            return ""
+        try:
+            attributes = self._client.get_queue_attributes(
+                QueueUrl=self._dead_letter_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+        except Exception:  # a log line's extra: never worth failing a batch for
+            return ""
+        waiting = int(attributes.get("ApproximateNumberOfMessages", 0))
+        return (
+            f"; dead-letter queue: {waiting} parked (never charged; the reason is on each message)" if waiting else ""
+        )
 
     def _delete(self, message_ids: list[str], receipts: dict[str, str]) -> None:
         for start in range(0, len(message_ids), 10):  # DeleteMessageBatch's limit

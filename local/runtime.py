@@ -190,6 +190,7 @@ class LocalRuntime:
             lambda event, wait: self.invoke(event, wait, function=function),
             template.timeout_seconds(function),
             log,
+            dead_letter_queue.url if (dead_letter_queue := self.dead_letter_queue) is not None else None,
         ).start()
         return self.event_source
 

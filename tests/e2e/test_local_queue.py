@@ -143,6 +143,8 @@ def test_a_poison_message_ends_in_the_dlq_with_its_reason_and_is_never_charged(l
     assert message["MessageId"] != message_id and message["Attributes"]["ApproximateReceiveCount"] == "1"
     status, _, _ = post(local_server, key, json.loads(body) | {"amount": 1250}, merchant)
     assert status == 201  # the key was never used: nothing was recorded for the poison message
+    # The batch's line says the message was parked, not just "done" (issue 20)
+    assert "parked (never charged" in local_server.log_text()
 
 
 @pytest.fixture(scope="module")
