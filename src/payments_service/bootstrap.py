@@ -54,16 +54,24 @@ def initialize(initialization_type: str) -> None:
     if initialization_type in ("provisioned-concurrency", "snap-start"):
         container().warm()
     if initialization_type == "snap-start":
-        from snapshot_restore_py import register_after_restore  # shipped in Lambda's managed Python runtimes
+        # shipped in Lambda's managed Python runtimes
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
 
+        from .handlers.priming import prime
+
+        register_before_snapshot(prime)
         register_after_restore(after_restore)
 
 
 def after_restore() -> None:
     """Every copy restored from one snapshot starts with the same memory. Owner tokens and references
     come from os.urandom and stay unique; the `random` state botocore draws its retry jitter from
-    would not, so restored environments would retry in lockstep: reseed it."""
+    would not, so restored environments would retry in lockstep: reseed it. A secret cached in the snapshot
+    may have been rotated since it was taken: forget it (read again on first use)."""
     random.seed()
+    from .dal.secrets import forget_cached_secrets
+
+    forget_cached_secrets()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,14 @@ from .errors import error_code, is_transient
 _MISCONFIGURED = frozenset(
     {"AccessDeniedException", "ResourceNotFoundException", "DecryptionFailure", "InvalidRequestException"}
 )
+# Every provider made in this process, so that a SnapStart restore can forget what they cached.
+_providers: list[Any] = []
+
+
+def forget_cached_secrets() -> None:
+    """After a SnapStart restore: a secret cached in the snapshot may have been rotated since; read it anew."""
+    for provider in list(_providers):
+        provider.clear_cache()
 
 
 def processor_secret(arn: str, max_age_seconds: int, client: Callable[[], Any] | None = None) -> Callable[[], str]:
@@ -35,6 +43,7 @@ def processor_secret(arn: str, max_age_seconds: int, client: Callable[[], Any] |
         with lock:
             if provider is None:
                 provider = SecretsProvider(boto3_client=client() if client else None)
+                _providers.append(provider)
         try:
             value = provider.get(arn, max_age=max_age_seconds)
         except GetParameterError as error:
