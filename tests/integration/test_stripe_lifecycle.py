@@ -29,6 +29,7 @@ from tests.support import (
 )
 
 from .test_stripe_payments_api import card, new_merchant
+from .test_stripe_webhook import webhook_event
 
 Webhook = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -53,17 +54,7 @@ def deliver(deps: Any) -> Iterator[Callable[..., dict[str, Any]]]:
 
     def call(double: Any, event: dict[str, Any], *, at: int | None = None, secret: str | None = None) -> Any:
         payload, signature = double.events.signed(event, at=at, secret=secret)
-        headers = {"Content-Type": "application/json; charset=utf-8", "Stripe-Signature": signature}
-        request = {
-            "resource": "/webhooks/stripe",
-            "path": "/webhooks/stripe",
-            "httpMethod": "POST",
-            "headers": headers,
-            "multiValueHeaders": {k: [v] for k, v in headers.items()},
-            "body": payload.decode(),
-            "isBase64Encoded": False,
-            "requestContext": {"resourcePath": "/webhooks/stripe", "httpMethod": "POST", "requestId": unique("req")},
-        }
+        request = webhook_event(payload, signature)
         bootstrap.use(deps)
         with contextlib.redirect_stdout(io.StringIO()):
             return webhooks.lambda_handler(request, FakeContext(10_000))
