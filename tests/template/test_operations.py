@@ -22,7 +22,8 @@ def _alarms(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _metrics_of(alarm: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """(namespace, metric, dimensions) of a plain or a metric-math alarm."""
     if "MetricName" in alarm:
-        return [(alarm["Namespace"], alarm["MetricName"], {d["Name"]: d["Value"] for d in alarm["Dimensions"]})]
+        dimensions = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+        return [(alarm["Namespace"], alarm["MetricName"], dimensions)]
     found = []
     for query in alarm["Metrics"]:
         if "MetricStat" in query:
@@ -162,3 +163,21 @@ def test_every_checkov_suppression_gives_its_reason(sam: dict[str, Any]) -> None
     assert suppressions
     for suppression in suppressions:
         assert re.fullmatch(r"CKV2?_AWS_\d+", suppression["id"]) and len(suppression["comment"]) > 20, suppression
+
+
+def test_every_error_line_of_every_function_raises_the_error_logs_alarm(sam: dict[str, Any]) -> None:
+    groups = {
+        f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for f in of_type(sam, "AWS::Serverless::Function").values()
+    }
+    filters = of_type(sam, "AWS::Logs::MetricFilter")
+    counted = {
+        f["Properties"]["LogGroupName"]["Ref"]: (t["MetricNamespace"], t["MetricName"])
+        for f in filters.values()
+        if f["Properties"]["FilterPattern"] == '{ $.level = "ERROR" }'
+        for t in f["Properties"]["MetricTransformations"]
+    }
+    assert set(counted) == groups  # each function's log group, none missed
+    (metric,) = set(counted.values())
+    alarm = _alarms(sam)["ErrorLogsAlarm"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == metric
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == ("Sum", 0, "GreaterThanThreshold")

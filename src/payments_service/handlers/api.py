@@ -137,9 +137,7 @@ def get_refund(payment_id: str, refund_id: str) -> Response[str]:
 @app.exception_handler(Exception)
 def _problem(error: Exception) -> Response[str]:
     problem = problem_for(error)
-    observability.current.outcome = problem.outcome
-    if problem.status >= 500:
-        logger.exception("unhandled error")
+    observability.current.failed(problem.outcome, error)  # its level, and a traceback only for ours to fix
     return problem.response()
 
 
@@ -153,7 +151,7 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 response = app.resolve(screen(event), context)
         except BodyRejected as rejected:
             problem = problem_for(rejected)
-            observation.outcome = problem.outcome
+            observation.failed(problem.outcome, rejected)
             response = problem.proxy_response()
         observation.finish(int(response.get("statusCode", 500)))
         return response

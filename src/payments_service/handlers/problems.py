@@ -17,6 +17,7 @@ from ..domain.processor import (
     InvalidPaymentSource,
     ProcessorIdempotencyError,
     ProcessorMisconfigured,
+    ProcessorUnavailable,
 )
 from ..domain.processor_events import InvalidEvent, InvalidSignature
 from ..domain.refunds import (
@@ -112,6 +113,11 @@ def retry_after(seconds: int) -> dict[str, str]:
     return {"Retry-After": str(max(1, seconds))}
 
 
+def _unavailable(error: TemporarilyUnavailable) -> str:
+    """Which dependency failed, for the metric: the processor (outcome unknown, key released) or our store."""
+    return "processor_unavailable" if isinstance(error.__cause__, ProcessorUnavailable) else "unavailable"
+
+
 def _invalid_body(error: InvalidBody) -> Problem:
     if error.malformed:
         return Problem("malformed-body", 400, "The body is not valid JSON", "invalid")
@@ -131,7 +137,7 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
         "idempotency-key-in-use",
         409,
         "The first request with this key is still being processed; retry later",
-        "conflict",
+        "in_flight",
         retry_after(e.retry_after_seconds),
     ),
     KeyReused: lambda e: Problem(
@@ -166,14 +172,24 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
         "processor_idempotency",
     ),
     PaymentConflict: lambda e: Problem(
-        "payment-conflict", 409, "A payment for this key is already recorded inconsistently; contact support", "error"
+        "payment-conflict",
+        409,
+        "A payment for this key is already recorded inconsistently; contact support",
+        "inconsistent",
     ),
     TemporarilyUnavailable: lambda e: Problem(
         "service-unavailable",
         503,
         "A dependency failed transiently; retry with the same Idempotency-Key",
-        "released",
+        _unavailable(e),
         retry_after(e.retry_after_seconds),
+    ),
+    ProcessorUnavailable: lambda e: Problem(
+        "service-unavailable",
+        503,
+        "The payment processor is unreachable; retry later",
+        "processor_unavailable",
+        retry_after(1),
     ),
     PaymentsUnavailable: lambda e: Problem(
         "service-unavailable", 503, "Payments are temporarily unreadable", "unavailable", retry_after(1)
@@ -189,10 +205,10 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
         "payment-not-succeeded",
         409,
         "The payment awaits its customer, failed or was canceled: nothing was charged, nothing can be refunded",
-        "invalid",
+        "rejected",
     ),
     PaymentDeclined: lambda e: Problem(
-        "payment-declined", 409, "The payment was declined: nothing was charged, nothing can be refunded", "invalid"
+        "payment-declined", 409, "The payment was declined: nothing was charged, nothing can be refunded", "rejected"
     ),
     RefundExceedsPayment: lambda e: Problem(
         "refund-exceeds-payment",
@@ -218,7 +234,7 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
         retry_after(1),
     ),
     RefundConflict: lambda e: Problem(
-        "refund-conflict", 409, "This refund's reservation is recorded inconsistently; contact support", "error"
+        "refund-conflict", 409, "This refund's reservation is recorded inconsistently; contact support", "inconsistent"
     ),
     RefundsUnavailable: lambda e: Problem(
         "service-unavailable", 503, "Refunds are temporarily unreadable", "unavailable", retry_after(1)

@@ -20,7 +20,8 @@ from .. import bootstrap
 from ..domain.errors import Transient
 from ..idempotency.keys import record_id
 from .invocation import remaining_ms
-from .observability import Observation, logger, metrics
+from .observability import OUTCOMES, Observation, logger, metrics
+from .payment_responses import payment_status
 from .problems import problem_for
 from .queue_actions import QueueAction, queue_action
 from .queue_messages import PaymentMessage, first_sent_ms, parse_message, refuse_if_outlived
@@ -43,22 +44,24 @@ def _consume(record: SQSRecord, context: LambdaContext | None) -> str:
         result = bootstrap.container().create_payment(
             message.merchant, message.key, message.request, remaining_ms(context), off_session=True
         )
-        observation.outcome, status = result.outcome, 200
+        # The status the same request answers over HTTP: the log line reads as the API's does.
+        observation.outcome, status = result.outcome, payment_status(result)
         return result.outcome
     except Exception as error:  # every outcome is decided here, message by message
         problem = problem_for(error)
-        observation.outcome, status = problem.outcome, problem.status
+        observation.failed(problem.outcome, error)
+        status = problem.status
         if queue_action(error) is QueueAction.PARK:
             # No delivery can ever succeed: park it (never charged) instead of letting it be retried.
             attributes = record.raw_event.get("messageAttributes") or {}
             bootstrap.container().dead_letters.park(
                 record.body or "", attributes, problem.slug, first_sent_ms=first_sent_ms(record)
             )
-            observation.outcome = "dead_lettered"
+            # An inconsistent record stays an ERROR (someone must look); every other refusal is a parking.
+            if OUTCOMES[problem.outcome].level != "ERROR":
+                observation.outcome = "dead_lettered"
             observation.fields["reason"] = problem.slug
             return "dead-lettered"
-        if problem.status >= 500 and problem.outcome == "error":
-            logger.exception("message failed")
         raise RetryLater(problem.slug) from error
     finally:
         observation.fields["message_id"] = record.message_id

@@ -66,9 +66,7 @@ def stripe_event() -> Response[str]:
 @app.exception_handler(Exception)
 def _problem(error: Exception) -> Response[str]:
     problem = problem_for(error)
-    observability.current.outcome = problem.outcome
-    if problem.status >= 500:
-        logger.exception("webhook failed")
+    observability.current.failed(problem.outcome, error)  # its level, and a traceback only for ours to fix
     return problem.response()
 
 
