@@ -218,6 +218,8 @@ def publish(results: dict[str, Any], write_docs: bool, out: TextIO, save: bool =
         for path in written:
             path.write_text(json.dumps(results, indent=1) + "\n")
     print("\n" + report.text(table), file=out)
+    for line in report.cold_targets(results["coldstart"]):
+        print(line, file=out)
     machine = results["machine"]
     print(
         f"\nload average {machine['load_start']} -> {machine['load_end']} on {machine['cpu_count']} CPUs;"

@@ -18,6 +18,7 @@ SCENARIO_LABELS = {
 # From the issue: our DynamoDB round trips, and our figures relative to the Powertools app baseline's.
 LATENCY_TARGETS = {("first", "median"): 0.8, ("replay", "median"): 1.0}
 COLD_START_TARGET = 0.8
+COLD_START_FLOOR_TARGET = 1.25  # issue 23: at most this times the work every implementation shares
 
 
 IMPLS = ("ours", "app", "minimal")
@@ -186,3 +187,21 @@ def per_operation(results: dict[str, Any]) -> list[str]:
 
 def missed(table: list[Row]) -> list[Row]:
     return [r for r in table if r.met is False]
+
+
+def cold_targets(cold: dict[str, Any]) -> list[str]:
+    """Issue 23's two cold-start targets side by side, from one run: ours against the Powertools app and
+    against the floor (bench/coldstart_floor.py: boto3 client + pydantic + one put, shared by all)."""
+    if "floor" not in cold:
+        return []
+    lines = [f"cold start, import + clients + first request (median of {cold['runs']} fresh processes, ms):"]
+    for field, label in (("total_ms", "in the process"), ("cold_ms", "with interpreter start-up")):
+        ours, app, floor = (cold[impl][f"{field}_median"] for impl in ("ours", "app", "floor"))
+        vs_app, vs_floor = ours / app, ours / floor
+        lines.append(
+            f"  {label}: ours {ours:.1f}  app {app:.1f}  floor {floor:.1f}"
+            f"  ours/app {vs_app:.3f} (<= {COLD_START_TARGET}: {'met' if vs_app <= COLD_START_TARGET else 'MISSED'})"
+            f"  ours/floor {vs_floor:.3f}"
+            f" (<= {COLD_START_FLOOR_TARGET}: {'met' if vs_floor <= COLD_START_FLOOR_TARGET else 'MISSED'})"
+        )
+    return lines

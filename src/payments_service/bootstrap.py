@@ -10,15 +10,19 @@ import random
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from .dal.dead_letters import SqsDeadLetters
+    from .dal.payment_states import DynamoDBPaymentStates
+    from .dal.payments_table import DynamoDBPaymentsTable
+    from .dal.refund_states import DynamoDBRefundStates
+    from .dal.refunds_table import DynamoDBRefundsTable
     from .domain.processor import PaymentProcessor
     from .domain.processor_events import EventVerifier
+    from .idempotency import IdempotencyEngine
     from .idempotency.clock import Clock
     from .logic.apply_processor_event import ApplyProcessorEvent
     from .logic.create_payment import CreatePayment
@@ -74,24 +78,186 @@ def after_restore() -> None:
     forget_cached_secrets()
 
 
-@dataclass(frozen=True)
+_Built = TypeVar("_Built")
+
+
+class _OnFirstUse(Generic[_Built]):
+    """A collaborator built the first time it is read, once per container (a lock: the local server and the
+    tests call one container from several threads). A plain cached_property would take no lock."""
+
+    def __init__(self, build: Callable[[Container], _Built]) -> None:
+        self._build = build
+        self._name = build.__name__
+
+    def __get__(self, container: Container, owner: type | None = None) -> _Built:
+        built = container.__dict__.get(self._name, _MISSING)
+        if built is _MISSING:
+            with container._building:
+                built = container.__dict__.get(self._name, _MISSING)
+                if built is _MISSING:
+                    built = container.__dict__[self._name] = self._build(container)
+        return cast("_Built", built)
+
+
+_MISSING = object()
+
+
 class Container:
-    create_payment: CreatePayment
-    get_payment: GetPayment
-    dead_letters: SqsDeadLetters
-    reconcile: Reconcile
-    client: Callable[[], DynamoDBClient]
-    create_refund: CreateRefund
-    list_payments: ListPayments
-    list_refunds: ListRefunds
-    get_refund: GetRefund
-    apply_processor_event: ApplyProcessorEvent
-    follow_up: FollowUpWithProcessor
-    event_verifier: Callable[[], EventVerifier]  # built on first use: only the webhook function needs one
+    """The use cases and their collaborators, each built on first use: a first POST /payments imports and
+    builds the payment path only, never refunds, listing, the reconciler or the queue's dead letters."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: Callable[[], DynamoDBClient],
+        processor: PaymentProcessor | None,
+        clock: Clock,
+    ) -> None:
+        self.settings, self.client, self._clock = settings, client, clock
+        self._given_processor = processor
+        self._building = threading.RLock()  # re-entrant: a use case reads the engine while it is built
+        self.event_verifier: Callable[[], EventVerifier] = _event_verifier(settings)
 
     def warm(self) -> None:
         """Build the boto3 client ahead of the first request (pre-initialized environments)."""
         self.client()
+
+    @_OnFirstUse
+    def processor(self) -> PaymentProcessor:
+        return self._given_processor or _processor_from(self.settings, self.client)
+
+    @_OnFirstUse
+    def payments(self) -> DynamoDBPaymentsTable:
+        from .dal.payments_table import DynamoDBPaymentsTable
+
+        return DynamoDBPaymentsTable(self.client, self.settings.payments_table)
+
+    @_OnFirstUse
+    def refunds(self) -> DynamoDBRefundsTable:
+        from .dal.refunds_table import DynamoDBRefundsTable
+
+        return DynamoDBRefundsTable(self.client, self.settings.refunds_table)
+
+    @_OnFirstUse
+    def payment_states(self) -> DynamoDBPaymentStates:
+        from .dal.payment_states import DynamoDBPaymentStates
+
+        return DynamoDBPaymentStates(self.client, self.settings.payments_table)
+
+    @_OnFirstUse
+    def refund_states(self) -> DynamoDBRefundStates:
+        from .dal.refund_states import DynamoDBRefundStates
+
+        return DynamoDBRefundStates(self.client, self.settings.refunds_table, self.settings.payments_table)
+
+    @_OnFirstUse
+    def engine(self) -> IdempotencyEngine:
+        from .dal.business_writes import BusinessWrites
+        from .dal.idempotency_table import DynamoDBIdempotencyStore
+        from .idempotency import IdempotencyEngine
+        from .idempotency.cache import ReplayCache
+        from .idempotency.engine import InFlightPolicy
+
+        settings = self.settings
+        return IdempotencyEngine(
+            DynamoDBIdempotencyStore(
+                self.client, settings.idempotency_table, BusinessWrites(self.payments, self.refunds)
+            ),
+            retention_seconds=settings.retention_seconds,
+            lease_margin_ms=settings.lease_margin_ms,
+            default_lease_ms=settings.default_lease_ms,
+            clock=self._clock,
+            cache=ReplayCache(settings.replay_cache_size) if settings.replay_cache_size > 0 else None,
+            reference_window_seconds=settings.processor_idempotency_window_seconds,
+            in_flight=InFlightPolicy(
+                retry_after_seconds=settings.inflight_retry_after_seconds,
+                wait_ms=settings.inflight_wait_ms,
+                poll_ms=settings.inflight_poll_ms,
+            ),
+        )
+
+    def _commit_reserve_ms(self) -> int:
+        from .dal.deadline import processor_commit_reserve_ms
+
+        return processor_commit_reserve_ms(self.settings.processor_commit_room_ms)
+
+    @_OnFirstUse
+    def create_payment(self) -> CreatePayment:
+        from .logic.create_payment import CreatePayment
+
+        return CreatePayment(self.engine, self.processor, self._clock, self._commit_reserve_ms())
+
+    @_OnFirstUse
+    def get_payment(self) -> GetPayment:
+        from .logic.get_payment import GetPayment
+
+        return GetPayment(self.payments)
+
+    @_OnFirstUse
+    def dead_letters(self) -> SqsDeadLetters:
+        from .dal.clients import sqs_client
+        from .dal.dead_letters import SqsDeadLetters
+
+        return SqsDeadLetters(sqs_client, self.settings.dead_letter_queue_url)
+
+    @_OnFirstUse
+    def reconcile(self) -> Reconcile:
+        from .logic.reconcile import Reconcile
+
+        settings = self.settings
+        return Reconcile(
+            self.engine,
+            self.processor,
+            self._clock,
+            self.payments,
+            min_age_seconds=settings.reconciler_min_age_seconds,
+            max_keys_per_run=settings.reconciler_max_keys_per_run,
+            max_attempts=settings.reconciler_max_attempts,
+        )
+
+    @_OnFirstUse
+    def create_refund(self) -> CreateRefund:
+        from .logic.create_refund import CreateRefund
+
+        return CreateRefund(self.engine, self.payments, self.processor, self._clock, self._commit_reserve_ms())
+
+    @_OnFirstUse
+    def list_payments(self) -> ListPayments:
+        from .logic.list_payments import ListPayments
+
+        return ListPayments(self.payments)
+
+    @_OnFirstUse
+    def list_refunds(self) -> ListRefunds:
+        from .logic.list_refunds import ListRefunds
+
+        return ListRefunds(self.payments, self.refunds)
+
+    @_OnFirstUse
+    def get_refund(self) -> GetRefund:
+        from .logic.get_refund import GetRefund
+
+        return GetRefund(self.refunds)
+
+    @_OnFirstUse
+    def apply_processor_event(self) -> ApplyProcessorEvent:
+        from .logic.apply_processor_event import ApplyProcessorEvent
+
+        return ApplyProcessorEvent(self.payment_states, self.refunds, self.refund_states)
+
+    @_OnFirstUse
+    def follow_up(self) -> FollowUpWithProcessor:
+        from .logic.follow_up import FollowUpWithProcessor
+
+        return FollowUpWithProcessor(
+            self.processor,
+            self.payment_states,
+            self.refunds,
+            self.refund_states,
+            self._clock,
+            abandon_after_seconds=self.settings.requires_action_timeout_seconds,
+            max_items_per_run=self.settings.reconciler_max_keys_per_run,
+        )
 
 
 def _processor_from(settings: Settings, client: Callable[[], DynamoDBClient]) -> PaymentProcessor:
@@ -162,85 +328,14 @@ def build(
     processor: PaymentProcessor | None = None,
     clock: Clock | None = None,
 ) -> Container:
-    """Wire the use cases; tests and tools pass their own client, processor or clock."""
-    from .dal.business_writes import BusinessWrites
-    from .dal.clients import dynamodb_client, sqs_client
-    from .dal.dead_letters import SqsDeadLetters
-    from .dal.deadline import processor_commit_reserve_ms
-    from .dal.idempotency_table import DynamoDBIdempotencyStore
-    from .dal.payment_states import DynamoDBPaymentStates
-    from .dal.payments_table import DynamoDBPaymentsTable
-    from .dal.refund_states import DynamoDBRefundStates
-    from .dal.refunds_table import DynamoDBRefundsTable
-    from .idempotency import IdempotencyEngine
-    from .idempotency.cache import ReplayCache
+    """Wire the use cases (each built on first use); tests and tools pass their own client, processor or clock."""
     from .idempotency.clock import SystemClock
-    from .idempotency.engine import InFlightPolicy
-    from .logic.apply_processor_event import ApplyProcessorEvent
-    from .logic.create_payment import CreatePayment
-    from .logic.create_refund import CreateRefund
-    from .logic.follow_up import FollowUpWithProcessor
-    from .logic.get_payment import GetPayment
-    from .logic.get_refund import GetRefund
-    from .logic.list_payments import ListPayments
-    from .logic.list_refunds import ListRefunds
-    from .logic.reconcile import Reconcile
 
-    client = client or dynamodb_client
-    clock = clock or SystemClock()
-    processor = processor or _processor_from(settings, client)
-    payments = DynamoDBPaymentsTable(client, settings.payments_table)
-    refunds = DynamoDBRefundsTable(client, settings.refunds_table)
-    payment_states = DynamoDBPaymentStates(client, settings.payments_table)
-    refund_states = DynamoDBRefundStates(client, settings.refunds_table, settings.payments_table)
-    engine = IdempotencyEngine(
-        DynamoDBIdempotencyStore(client, settings.idempotency_table, BusinessWrites(payments, refunds)),
-        retention_seconds=settings.retention_seconds,
-        lease_margin_ms=settings.lease_margin_ms,
-        default_lease_ms=settings.default_lease_ms,
-        clock=clock,
-        cache=ReplayCache(settings.replay_cache_size) if settings.replay_cache_size > 0 else None,
-        reference_window_seconds=settings.processor_idempotency_window_seconds,
-        in_flight=InFlightPolicy(
-            retry_after_seconds=settings.inflight_retry_after_seconds,
-            wait_ms=settings.inflight_wait_ms,
-            poll_ms=settings.inflight_poll_ms,
-        ),
-    )
-    return Container(
-        create_payment=CreatePayment(
-            engine, processor, clock, processor_commit_reserve_ms(settings.processor_commit_room_ms)
-        ),
-        get_payment=GetPayment(payments),
-        dead_letters=SqsDeadLetters(sqs_client, settings.dead_letter_queue_url),
-        reconcile=Reconcile(
-            engine,
-            processor,
-            clock,
-            payments,
-            min_age_seconds=settings.reconciler_min_age_seconds,
-            max_keys_per_run=settings.reconciler_max_keys_per_run,
-            max_attempts=settings.reconciler_max_attempts,
-        ),
-        client=client,
-        create_refund=CreateRefund(
-            engine, payments, processor, clock, processor_commit_reserve_ms(settings.processor_commit_room_ms)
-        ),
-        list_payments=ListPayments(payments),
-        list_refunds=ListRefunds(payments, refunds),
-        get_refund=GetRefund(refunds),
-        apply_processor_event=ApplyProcessorEvent(payment_states, refunds, refund_states),
-        follow_up=FollowUpWithProcessor(
-            processor,
-            payment_states,
-            refunds,
-            refund_states,
-            clock,
-            abandon_after_seconds=settings.requires_action_timeout_seconds,
-            max_items_per_run=settings.reconciler_max_keys_per_run,
-        ),
-        event_verifier=_event_verifier(settings),
-    )
+    if client is None:
+        from .dal.clients import dynamodb_client
+
+        client = dynamodb_client
+    return Container(settings, client, processor, clock or SystemClock())
 
 
 def budget(remaining_ms: int | None) -> AbstractContextManager[None]:

@@ -8,7 +8,8 @@ import iso4217
 import pytest
 from pydantic import ValidationError
 
-from payments_service.models.payments import MINOR_UNIT_EXPONENTS, CreatePaymentRequest
+from payments_service.models.currencies import MINOR_UNIT_EXPONENTS
+from payments_service.models.payments import CreatePaymentRequest
 
 
 def _request(currency: str) -> dict[str, Any]:
@@ -46,3 +47,8 @@ def test_the_json_schema_lists_exactly_the_accepted_codes_with_their_exponents()
     schema = CreatePaymentRequest.model_json_schema()["properties"]["currency"]
     assert schema["enum"] == sorted(MINOR_UNIT_EXPONENTS)
     assert schema["x-minor-unit-exponents"] == MINOR_UNIT_EXPONENTS
+
+
+def test_the_written_out_table_is_the_iso4217_packages() -> None:
+    # models/currencies.py spares the cold start the package's XML parse; it must say what the package says
+    assert {c.code: c.exponent for c in iso4217.Currency if c.exponent is not None} == MINOR_UNIT_EXPONENTS

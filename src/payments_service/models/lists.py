@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# defer_build: off a first POST /payments, a validator built on first use, not at import.
 from pydantic import BaseModel, ConfigDict, Field
 
 from .payments import Payment
@@ -11,7 +12,7 @@ NEXT_CURSOR = "Pass as `starting_after` to get the next page; null on the last p
 
 
 class PaymentList(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     data: list[Payment]
     has_more: bool
@@ -19,7 +20,7 @@ class PaymentList(BaseModel):
 
 
 class RefundList(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     data: list[Refund]
     has_more: bool

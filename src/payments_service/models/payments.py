@@ -5,12 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from iso4217 import Currency as Iso4217
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-# ISO 4217's list (the iso4217 package ships it) without the codes that have no minor unit: metals,
-# funds and test codes (XAU, XDR, XTS, XXX...) are not money a card is charged in.
-MINOR_UNIT_EXPONENTS: dict[str, int] = {c.code: c.exponent for c in Iso4217 if c.exponent is not None}
+from .currencies import MINOR_UNIT_EXPONENTS
 
 
 def _payable_currency(code: str) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+# defer_build: off a first POST /payments, a validator built on first use, not at import.
 from pydantic import BaseModel, ConfigDict
 
 PROBLEM_BASE = "urn:idempotent-payments:problem:"
 
 
 class Problem(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     type: str
     title: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar, Literal
 
+# defer_build: off a first POST /payments, a validator built on first use, not at import.
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
@@ -14,7 +15,7 @@ RefundStatus = Literal["pending", "succeeded", "failed", "canceled"]
 class CreateRefundRequest(BaseModel):
     """Body of POST /payments/{payment_id}/refunds. Strict: no coercion, unknown fields rejected."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
     amount: Annotated[
         StrictInt | None,
@@ -26,7 +27,7 @@ class CreateRefundRequest(BaseModel):
 class Refund(BaseModel):
     """A refund, as returned to the merchant."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     ID_PATTERN: ClassVar[re.Pattern[str]] = re.compile(r"^re_[0-9a-f]{24}$")
 
     id: str = Field(pattern=ID_PATTERN.pattern)
@@ -61,7 +62,7 @@ class StoredRefund(Refund):
 class RecordedRefund(BaseModel):
     """What a create-refund records under its key: replayed as is."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     outcome: Literal["created", "refused"]
     payment_id: str

@@ -12,7 +12,7 @@ Stripe's docs list these by hand; no library carries them, hence this table.
 from __future__ import annotations
 
 from ..domain.processor import InvalidPaymentRequest
-from ..models.payments import MINOR_UNIT_EXPONENTS
+from ..models.currencies import MINOR_UNIT_EXPONENTS
 
 ZERO_DECIMAL = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF"}
