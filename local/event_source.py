@@ -17,11 +17,20 @@ from typing import IO, Any
 from .environments import EnvironmentFailed, Invocation
 
 # moto answers a long poll by sleeping inside the request, which would hold the embedded server's lock
-# (DynamoDB included) for the whole wait: the poller short-polls instead, with a pause when the queue is empty.
-IDLE_PAUSE_SECONDS = 0.1
+# (DynamoDB included) for the whole wait: the poller short-polls instead, and backs off while the queue stays
+# empty (as Lambda's pollers scale down on an idle queue): an idle `make run` then costs ~0 % of a core, and
+# the first message after a quiet spell still starts within MAX_IDLE_PAUSE_SECONDS.
+IDLE_PAUSE_SECONDS = 0.1  # after the first empty receive; also how long to wait for a free batch slot
+MAX_IDLE_PAUSE_SECONDS = 0.8
 REGION = "us-east-1"
 
 Invoke = Callable[[dict[str, Any], float], Invocation | None]
+
+
+def idle_pause(empty_receives: int) -> float:
+    """The pause after `empty_receives` empty receives in a row (1 or more): doubling from IDLE_PAUSE_SECONDS,
+    capped at MAX_IDLE_PAUSE_SECONDS. A receive that finds messages starts the schedule again."""
+    return min(IDLE_PAUSE_SECONDS * 2.0 ** max(0, empty_receives - 1), MAX_IDLE_PAUSE_SECONDS)
 
 
 def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
@@ -82,9 +91,11 @@ class SqsEventSource:
         timeout_seconds: float,
         log: IO[str] | None = None,
         dead_letter_queue_url: str | None = None,
+        pause: Callable[[float], object] | None = None,
     ) -> None:
         """dead_letter_queue_url: where the function parks what can never succeed; each batch's line says how
-        many messages wait there, since a parked message is "done" for SQS (deleted, not retried)."""
+        many messages wait there, since a parked message is "done" for SQS (deleted, not retried).
+        pause: how the poller waits when the queue is empty (default: until stopped or the pause ends)."""
         self._client, self._queue_url, self._queue_arn = client, queue_url, queue_arn
         self._dead_letter_queue_url = dead_letter_queue_url
         self._batch_size = batch_size
@@ -94,6 +105,7 @@ class SqsEventSource:
         self._stop = threading.Event()
         self._batches: set[threading.Thread] = set()
         self._lock = threading.Lock()
+        self._pause = pause or self._stop.wait
         self._poller = threading.Thread(target=self._poll, name="sqs-event-source", daemon=True)
 
     def start(self) -> SqsEventSource:
@@ -101,6 +113,7 @@ class SqsEventSource:
         return self
 
     def _poll(self) -> None:
+        empty_receives = 0
         while not self._stop.is_set():
             if not self._slots.acquire(timeout=IDLE_PAUSE_SECONDS):
                 continue
@@ -111,8 +124,10 @@ class SqsEventSource:
                 messages = []
             if not messages:
                 self._slots.release()
-                self._stop.wait(IDLE_PAUSE_SECONDS)
+                empty_receives += 1
+                self._pause(idle_pause(empty_receives))
                 continue
+            empty_receives = 0
             batch = threading.Thread(target=self._run_batch, args=(messages,), name="sqs-batch", daemon=True)
             with self._lock:
                 self._batches.add(batch)
