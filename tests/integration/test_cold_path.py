@@ -39,6 +39,8 @@ DENIED = (
     "payments_service.dal.secrets",
     "iso4217",
     "aws_xray_sdk",
+    "boto3",  # the low-level clients come from botocore's session (dal/clients.py)
+    "s3transfer",
 )
 # Loaded by Powertools' event_handler package itself (its __init__ imports every resolver, AppSync's
 # asyncio included): any Powertools REST handler pays it, so it is not denied here. docs/performance.md.
