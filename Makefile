@@ -152,7 +152,7 @@ bench-smoke: $(STAMP)
 	$(PY) -m bench --smoke
 
 deploy: build  ## sam deploy with samconfig.toml (needs AWS credentials)
-	$(SAM_VENV)/bin/sam deploy
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy
 
 clean:  ## remove build and tool caches (not the venvs)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

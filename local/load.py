@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -157,6 +158,17 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def _stop(process: subprocess.Popen[bytes]) -> float:
+    """Stop the server; the seconds it took."""
+    stopping = time.perf_counter()
+    process.terminate()
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    return time.perf_counter() - stopping
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--server-python", default=sys.executable, help="Python of the run venv (.venv/bin/python)")
@@ -184,13 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         after = run_phase(Phase(f"after {stored:,} payments: 1 client, keep-alive", 1, args.sample), base, limit)
         burst = run_phase(Phase("48 connections, 10 s client timeout", 48, 48 * 12, timeout=10.0), base, limit)
     finally:
-        stopping = time.perf_counter()
-        process.terminate()
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        stop_seconds = time.perf_counter() - stopping
+        stop_seconds = _stop(process)
+    shutil.rmtree(log.parent, ignore_errors=True)  # reached only when no phase raised: then the log is kept to read
     phases = [first, fresh, kept, fill, after, burst]
     print(f"\n{'phase':<44} {'reqs':>6} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'503s':>5}")
     for phase in phases:

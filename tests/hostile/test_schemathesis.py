@@ -1,7 +1,7 @@
 """Property-based hostile traffic: schemathesis drives the committed OpenAPI document against the local server.
 
 Positive and negative cases (missing or garbage Idempotency-Key, bodies that break every constraint, odd
-path ids) must never produce a 5xx; every error must be an RFC 7807 problem; documented responses must
+path ids) must never produce a 5xx; every error must be an RFC 9457 problem; documented responses must
 match their schemas.
 """
 

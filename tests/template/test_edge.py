@@ -81,7 +81,7 @@ def test_every_gateway_response_is_a_problem_json_document(transformed: dict[str
         # And the status in the body is the status sent, the one API Gateway gives that type
         assert problem["status"] == int(response["statusCode"]) == RESPONSE_TYPES[response_type]
     else:
-        # A catch-all covers several statuses: it states none rather than a wrong one (RFC 7807 allows it)
+        # A catch-all covers several statuses: it states none rather than a wrong one (RFC 9457 allows it)
         assert "status" not in problem and "statusCode" not in response
 
 

@@ -159,7 +159,7 @@ class Battery:
 
 
 def problem_issues(response: Response) -> list[str]:
-    """Why this error answer is not an RFC 7807 problem with type, title, status, detail ([] when it is)."""
+    """Why this error answer is not an RFC 9457 problem with type, title, status, detail ([] when it is)."""
     issues = []
     content_type = (response.header("Content-Type") or "").split(";")[0].strip().lower()
     if content_type != PROBLEM_JSON:
