@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 MEMORY_MB = 512
+# Every pool of this process shares the log stream (make run: the API's and the queue's functions).
+_LOG_LOCK = threading.Lock()
 
 
 class EnvironmentFailed(Exception):
@@ -142,11 +144,7 @@ class EnvironmentPool:
                 if remaining <= 0:
                     return None
                 self._cond.wait(remaining)
-        print(
-            f"INIT_START environment {number} (cold start; {number} started, at most {self.size} at once){self._label}",
-            file=self._log,
-            flush=True,
-        )
+        self._say(f"INIT_START environment {number} (cold start; {number} started, at most {self.size} at once)")
         try:
             environment = Environment(number, self._handler, self._timeout, self._env, self._cwd)
         except BaseException:
@@ -208,7 +206,14 @@ class EnvironmentPool:
             line += f" Init Duration: {environment.init_ms:.2f} ms"
         if status:
             line += f" Status: error ({status})"
-        print(f"{line} Environment: {environment.number}{self._label}", file=self._log, flush=True)
+        self._say(f"{line} Environment: {environment.number}")
+
+    def _say(self, line: str) -> None:
+        # One write per line, under one lock for every pool: print() writes the text and its newline apart, so
+        # threads starting environments at once could glue two lines together.
+        with _LOG_LOCK:
+            self._log.write(f"{line}{self._label}\n")
+            self._log.flush()
 
     def close(self, grace_seconds: float) -> None:
         """Stop taking events, let busy environments finish (up to `grace_seconds`), then end them all."""

@@ -27,7 +27,7 @@ DESCRIPTION = (
     "retrying a request with the same key and body, any number of times and concurrently, charges once "
     "and replays the first answer (header `Idempotent-Replayed: true`). The same key with a different "
     "body gets 422; a key whose first request is still running gets 409 with `Retry-After`. "
-    "Every error is an RFC 7807 `application/problem+json` body whose `type` is a "
+    "Every error is an RFC 9457 `application/problem+json` body whose `type` is a "
     "`urn:idempotent-payments:problem:` URN. Callers sign requests with SigV4 (API Gateway AWS_IAM); "
     "the merchant is the signing principal. The local server (`make run`) takes the merchant from the "
     "`X-Merchant-Id` header instead."

@@ -114,6 +114,22 @@ def test_an_invocation_that_died_after_charging_is_found_once_its_lease_and_the_
     assert [p["payment_id"]["S"] for p in world.payments(who)] == [payment_id_for(held.reference)]
 
 
+def test_a_reconciled_payment_is_dated_by_its_request_not_by_the_run_that_found_it(world: World) -> None:
+    from payments_service.domain.payments import rfc3339
+
+    who, key = _merchant(), unique("k")
+    event = payment_event(key, visa(source=LOST), merchant=who)
+    assert world.call(event).status == 503
+    requested_ms = world.record(who, key).reference_created_at_ms
+    assert requested_ms is not None
+    # The reconciler finds the charge ten minutes after the request
+    world.clock.advance(600_000)
+    assert world.deps.reconcile().results["charged"] == 1
+    body = json.loads(world.call(event).body)
+    assert body["created_at"] == rfc3339(requested_ms)
+    assert body["created_at"] != rfc3339(world.clock.now_ms())
+
+
 class FailsFirstBeforeCharging:
     """The processor is unreachable for the first call (nothing charged), then works."""
 

@@ -50,10 +50,20 @@ def ids(outcome: Outcome) -> str:
     return shown + (f", +{more} more" if more > 0 else "")
 
 
+# What an id names, by the prefix the service gives it (domain/payments.py, domain/refunds.py).
+_KINDS = {"pay_": "payment", "re_": "refund"}
+
+
+def id_kind(found: list[str]) -> str:
+    """'payment ids', 'refund ids', or plain 'ids' for a mix or an id of another service."""
+    kinds = {next((kind for prefix, kind in _KINDS.items() if i.startswith(prefix)), "") for i in found}
+    return f"{kinds.pop()} ids" if len(kinds) == 1 and "" not in kinds else "ids"
+
+
 def evidence(outcome: Outcome) -> str:
     lines = [f"statuses: {statuses(outcome)}"]
     if outcome.payment_ids:
-        lines.append(f"distinct payment ids: {len(outcome.payment_ids)} ({ids(outcome)})")
+        lines.append(f"distinct {id_kind(outcome.payment_ids)}: {len(outcome.payment_ids)} ({ids(outcome)})")
     lines += outcome.notes
     lines += [f"✗ {violation}" for violation in outcome.violations]
     return "\n".join(lines)

@@ -24,7 +24,7 @@ _HEADERS_OF: dict[int, dict[str, Any]] = {402: _REPLAYED, 409: _RETRY_AFTER, 503
 
 
 def _problems(*statuses: int) -> dict[int, Any]:
-    problem = {"description": "Problem details (RFC 7807)", "content": {PROBLEM_JSON: {"model": Problem}}}
+    problem = {"description": "Problem details (RFC 9457)", "content": {PROBLEM_JSON: {"model": Problem}}}
     return {s: {**problem, "headers": _HEADERS_OF[s]} if s in _HEADERS_OF else problem for s in statuses}
 
 

@@ -1,4 +1,4 @@
-"""Every error a transport can answer, mapped once to an RFC 7807 problem with a stable type URI."""
+"""Every error a transport can answer, mapped once to an RFC 9457 problem with a stable type URI."""
 
 from __future__ import annotations
 

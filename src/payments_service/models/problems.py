@@ -1,4 +1,4 @@
-"""RFC 7807 problem details, the body of every error response."""
+"""RFC 9457 problem details (it replaced RFC 7807), the body of every error response."""
 
 from __future__ import annotations
 
