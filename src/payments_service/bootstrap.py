@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .logic.list_payments import ListPayments
     from .logic.list_refunds import ListRefunds
     from .logic.reconcile import Reconcile
+    from .logic.sweep_expired_keys import SweepExpiredKeys
     from .models.settings import Settings
 
 
@@ -213,6 +214,20 @@ class Container:
             min_age_seconds=settings.reconciler_min_age_seconds,
             max_keys_per_run=settings.reconciler_max_keys_per_run,
             max_attempts=settings.reconciler_max_attempts,
+        )
+
+    @_OnFirstUse
+    def sweep_expired_keys(self) -> SweepExpiredKeys:
+        from .dal.expired_keys import DynamoDBExpiredKeys
+        from .logic.sweep_expired_keys import SweepExpiredKeys
+
+        settings = self.settings
+        return SweepExpiredKeys(
+            DynamoDBExpiredKeys(self.client, settings.idempotency_table),
+            self._clock,
+            max_deletes_per_run=settings.key_sweeper_max_deletes_per_run,
+            page_size=settings.key_sweeper_page_size,
+            max_pages_per_run=settings.key_sweeper_max_pages_per_run,
         )
 
     @_OnFirstUse

@@ -51,6 +51,13 @@ class Settings(BaseModel):
     # Looks at a key that stays unknown before the reconciler parks it (out of every batch, ReconcileParked
     # alarm): an operator's `payments-admin key reconcile` or a client's retry still resolves it.
     reconciler_max_attempts: int = Field(default=12, alias="RECONCILER_MAX_ATTEMPTS", ge=1, le=1_000)
+    # The key sweeper, run only where the keys table has no TTL (global tables in MRSC mode): per run, at most
+    # this many deletes and this many scan pages of this many items each; the next run resumes from there.
+    key_sweeper_max_deletes_per_run: int = Field(
+        default=1_000, alias="KEY_SWEEPER_MAX_DELETES_PER_RUN", ge=1, le=10_000
+    )
+    key_sweeper_page_size: int = Field(default=200, alias="KEY_SWEEPER_PAGE_SIZE", ge=1, le=1_000)
+    key_sweeper_max_pages_per_run: int = Field(default=50, alias="KEY_SWEEPER_MAX_PAGES_PER_RUN", ge=1, le=1_000)
     sandbox_slow_seconds: float = Field(default=3.0, alias="SANDBOX_SLOW_SECONDS", ge=0, le=60)
     # How long the processor deduplicates our reference (Stripe: 24 h). A key given back longer ago is not retried.
     processor_idempotency_window_seconds: int = Field(
