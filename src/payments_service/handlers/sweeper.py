@@ -21,7 +21,7 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 SWEPT_METRIC = "KeySweeperSwept"
 SKIPPED_METRIC = "KeySweeperSkipped"
 PAGES_METRIC = "KeySweeperPagesScanned"
-PASS_METRIC = "KeySweeperPassCompleted"  # 1 in the run that reached the table's end, else 0
+FINISHED_METRIC = "KeySweeperPassCompleted"  # 1 in the run that reached the table's end, else 0
 
 
 @logger.inject_lambda_context
@@ -55,7 +55,7 @@ def _emit(report: SweepReport) -> None:
         (SWEPT_METRIC, report.swept),
         (SKIPPED_METRIC, report.skipped),
         (PAGES_METRIC, report.pages),
-        (PASS_METRIC, int(report.pass_completed)),
+        (FINISHED_METRIC, int(report.pass_completed)),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
