@@ -296,7 +296,11 @@ def test_overlapping_runs_cannot_both_move_the_cursor(world: World) -> None:
     assert moved is not None and moved.version == 1
     assert store.move_cursor(b, None, now_ms) is None
     assert store.read_cursor() == moved
-    assert store.move_cursor(moved, None, now_ms) == SweepCursor(start=None, version=2)
+    # The same from any later version: two runs reading version 1, one moves it to 2, the other writes nothing
+    c, d = store.read_cursor(), store.read_cursor()
+    assert store.move_cursor(c, None, now_ms) == SweepCursor(start=None, version=2)
+    assert store.move_cursor(d, {"id": {"S": "0" * 64}}, now_ms) is None
+    assert store.read_cursor() == SweepCursor(start=None, version=2)
 
 
 def test_a_run_whose_cursor_another_run_moved_stops_and_nothing_is_swept_twice(world: World) -> None:
