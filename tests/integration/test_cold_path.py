@@ -1,5 +1,5 @@
 """A cold start's import and first POST /payments load the payment path only (issue 23): refunds, listing,
-the queue, the reconciler, Stripe (with the sandbox), the OpenAPI documentation and the iso4217 XML parse
+the queue, the reconciler, the key sweeper, Stripe (with the sandbox), the OpenAPI documentation and the iso4217 XML parse
 stay out. Run in a fresh interpreter, as a Lambda execution environment starts."""
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ DENIED = (
     "payments_service.handlers.queue",
     "payments_service.handlers.queue_actions",
     "payments_service.handlers.reconciler",
+    "payments_service.handlers.sweeper",
+    "payments_service.logic.sweep_expired_keys",
+    "payments_service.dal.expired_keys",
+    "payments_service.idempotency.expiry",
     "payments_service.handlers.webhooks",
     "payments_service.handlers.api_docs",
     "payments_service.handlers.refund_responses",

@@ -19,7 +19,7 @@ from payments_service.domain.errors import PaymentsError
 from payments_service.idempotency.errors import IdempotencyError
 
 SRC = Path(payments_service.__file__).parent
-ENTRY_MODULES = {"api", "queue", "reconciler", "webhooks", "__main__"}
+ENTRY_MODULES = {"api", "queue", "reconciler", "sweeper", "webhooks", "__main__"}
 FAMILIES = (PaymentsError, IdempotencyError)
 # Raised on purpose outside the families, each for a reason of its own:
 OUTSIDE = {
