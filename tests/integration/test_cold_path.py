@@ -1,6 +1,6 @@
 """A cold start's import and first POST /payments load the payment path only (issue 23): refunds, listing,
-the queue, the reconciler, the key sweeper, Stripe (with the sandbox), the OpenAPI documentation and the iso4217 XML parse
-stay out. Run in a fresh interpreter, as a Lambda execution environment starts."""
+the queue, the reconciler, the key sweeper, Stripe (with the sandbox), the OpenAPI documentation and the
+iso4217 XML parse stay out. Run in a fresh interpreter, as a Lambda execution environment starts."""
 
 from __future__ import annotations
 
