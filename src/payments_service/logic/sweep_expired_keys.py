@@ -26,8 +26,8 @@ from ..idempotency.store import StoreUnavailable
 # DynamoDB calls are refused (dal/deadline.py, 3.7 s), so the last finished page's cursor is still stored.
 STOP_BEFORE_END_MS = 5_000
 
-# Why a run ended (the log line's `stopped`).
-STOPS = ("pass_completed", "max_deletes", "max_pages", "time", "unavailable", "cursor_moved")
+# Why a run ended (the log line's `stopped`); "not_run": it failed before starting (a misconfiguration).
+STOPS = ("pass_completed", "max_deletes", "max_pages", "time", "unavailable", "cursor_moved", "not_run")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class SweepReport:
     skipped: int = 0  # expired keys left: a status the rule leaves, or the delete's condition failed
     pages: int = 0  # scan pages read
     pass_completed: bool = False  # this run reached the table's end and cleared the cursor
-    stopped: str = "unavailable"  # one of STOPS
+    stopped: str = "not_run"  # one of STOPS
     error: str | None = None  # the transient failure's code (e.g. ThrottlingException), when one ended the run
 
 
@@ -100,7 +100,7 @@ class _Run:
     skipped: int = 0
     pages: int = 0
     attempts: int = 0  # deletes sent, applied or not: the run's bound
-    stopped: str = "unavailable"
+    stopped: str = "not_run"
     error: str | None = None
 
 
