@@ -64,10 +64,16 @@ def processor() -> Any:
 
 
 @pytest.fixture
-def settings(dynamodb: EmbeddedDynamoDB) -> Any:
+def completion(request: pytest.FixtureRequest) -> str:
+    """IDEMPOTENCY_COMPLETION for this test: the default, or each of COMPLETIONS where a suite asks for both."""
+    return str(getattr(request, "param", "transaction"))
+
+
+@pytest.fixture
+def settings(dynamodb: EmbeddedDynamoDB, completion: str) -> Any:
     from payments_service.models.settings import Settings
 
-    return Settings.from_env()
+    return Settings.from_env().model_copy(update={"idempotency_completion": completion})
 
 
 @pytest.fixture

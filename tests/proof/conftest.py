@@ -10,12 +10,20 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.proof.rig import Rig, build_rig
+from tests.support import COMPLETIONS
 
 # Not loaded globally: other suites (schemathesis) keep their own hypothesis settings.
 # test_interleavings picks one by HYPOTHESIS_PROFILE (default "ci").
 _COMMON: dict[str, Any] = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "print_blob": True}
 settings.register_profile("ci", max_examples=40, stateful_step_count=25, **_COMMON)
 settings.register_profile("long", max_examples=500, stateful_step_count=40, **_COMMON)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every proof runs on both completions; a test that parametrizes `completion` itself chooses its own."""
+    pinned = any("completion" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize"))
+    if "completion" in metafunc.fixturenames and not pinned:
+        metafunc.parametrize("completion", COMPLETIONS, indirect=True)
 
 
 @pytest.fixture

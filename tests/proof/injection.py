@@ -21,8 +21,10 @@ from payments_service.domain.processor import Charge, ProcessorRefund, Processor
 class Boundary(enum.StrEnum):
     AFTER_CLAIM = "after_claim"  # the key is ours in DynamoDB (claim or takeover applied)
     AFTER_CHARGE = "after_charge"  # the processor charged
-    BEFORE_COMMIT = "before_commit"  # the payment + response transaction is about to be sent
-    AFTER_COMMIT = "after_commit"  # the transaction applied; its answer has not reached the caller
+    BEFORE_COMMIT = "before_commit"  # the payment + response transaction (or decision) is about to be sent
+    # Sequential completion only: the decision is on the key (COMPLETING), no business write applied yet.
+    MID_COMMIT = "mid_commit"
+    AFTER_COMMIT = "after_commit"  # the transaction (or the last write) applied; its answer has not reached the caller
 
 
 class RefundBoundary(enum.StrEnum):
@@ -99,8 +101,18 @@ def is_reservation(kwargs: dict[str, Any]) -> bool:
 
 
 def is_completion(kwargs: dict[str, Any]) -> bool:
-    # The DAL marks a key COMPLETED with :completed; only a response without business writes goes alone.
+    # The DAL marks a key COMPLETED with :completed: a response without business writes, or the last step
+    # of a sequential completion (conditioned on :completing).
     return ":completed" in (kwargs.get("ExpressionAttributeValues") or {})
+
+
+def is_decision(kwargs: dict[str, Any]) -> bool:
+    # A sequential completion's first step: the key becomes COMPLETING with the writes to apply (:writes).
+    return ":writes" in (kwargs.get("ExpressionAttributeValues") or {})
+
+
+def ends_a_sequence(kwargs: dict[str, Any]) -> bool:
+    return is_completion(kwargs) and ":completing" in (kwargs.get("ExpressionAttributeValues") or {})
 
 
 class CrashingClient:
@@ -116,14 +128,16 @@ class CrashingClient:
         return result
 
     def update_item(self, **kwargs: Any) -> Any:
-        completes = is_completion(kwargs)  # a decline is committed by a single UpdateItem
-        if completes:
+        completes = is_completion(kwargs)  # a response without business writes is committed by one UpdateItem
+        if is_decision(kwargs) or (completes and not ends_a_sequence(kwargs)):
             self._plan.reached(Boundary.BEFORE_COMMIT)
         result = self._inner.update_item(**kwargs)
         if is_takeover(kwargs):
             self._plan.reached(Boundary.AFTER_CLAIM)
         if is_reservation(kwargs):
             self._plan.reached(RefundBoundary.AFTER_RESERVE)
+        if is_decision(kwargs):
+            self._plan.reached(Boundary.MID_COMMIT)
         if completes:
             self._plan.reached(Boundary.AFTER_COMMIT)
         return result
