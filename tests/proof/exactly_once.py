@@ -12,12 +12,13 @@ from tests.proof.oracle import Answer, key_record, payments_of
 from tests.proof.rig import Rig
 from tests.support import COMPLETIONS, get_event, recorded_body
 
+SEQUENTIAL_ONLY = (Boundary.MID_COMMIT, Boundary.AFTER_A_WRITE)
 # (completion, boundary) for every boundary each completion passes: only a sequential one has a middle.
 BOUNDARY_CASES = [
     pytest.param(completion, boundary, id=f"{completion}-{boundary}")
     for completion in COMPLETIONS
     for boundary in Boundary
-    if completion == "sequential" or boundary is not Boundary.MID_COMMIT
+    if completion == "sequential" or boundary not in SEQUENTIAL_ONLY
 ]
 
 

@@ -24,6 +24,7 @@ class Boundary(enum.StrEnum):
     BEFORE_COMMIT = "before_commit"  # the payment + response transaction (or decision) is about to be sent
     # Sequential completion only: the decision is on the key (COMPLETING), no business write applied yet.
     MID_COMMIT = "mid_commit"
+    AFTER_A_WRITE = "after_a_write"  # sequential only: the first business write applied, the key still COMPLETING
     AFTER_COMMIT = "after_commit"  # the transaction (or the last write) applied; its answer has not reached the caller
 
 
@@ -111,6 +112,11 @@ def is_decision(kwargs: dict[str, Any]) -> bool:
     return ":writes" in (kwargs.get("ExpressionAttributeValues") or {})
 
 
+def is_business_write(kwargs: dict[str, Any]) -> bool:
+    # A sequential completion's business writes carry the key's mark (dal/sequential_completion.py).
+    return "applied_by" in (kwargs.get("Item") or {}) or ":applied_by" in (kwargs.get("ExpressionAttributeValues") or {})
+
+
 def ends_a_sequence(kwargs: dict[str, Any]) -> bool:
     return is_completion(kwargs) and ":completing" in (kwargs.get("ExpressionAttributeValues") or {})
 
@@ -124,7 +130,7 @@ class CrashingClient:
 
     def put_item(self, **kwargs: Any) -> Any:
         result = self._inner.put_item(**kwargs)  # raises on a conditional failure: no claim, no crash
-        self._plan.reached(Boundary.AFTER_CLAIM)
+        self._plan.reached(Boundary.AFTER_A_WRITE if is_business_write(kwargs) else Boundary.AFTER_CLAIM)
         return result
 
     def update_item(self, **kwargs: Any) -> Any:
@@ -138,6 +144,8 @@ class CrashingClient:
             self._plan.reached(RefundBoundary.AFTER_RESERVE)
         if is_decision(kwargs):
             self._plan.reached(Boundary.MID_COMMIT)
+        if is_business_write(kwargs):
+            self._plan.reached(Boundary.AFTER_A_WRITE)
         if completes:
             self._plan.reached(Boundary.AFTER_COMMIT)
         return result

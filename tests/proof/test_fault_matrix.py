@@ -36,10 +36,11 @@ LEFT_BY_EXCEPTION = {
     Boundary.AFTER_CHARGE: Status.RELEASED,
     Boundary.BEFORE_COMMIT: Status.IN_PROGRESS,
     Boundary.MID_COMMIT: Status.COMPLETING,  # decided: whoever comes next finishes it
+    Boundary.AFTER_A_WRITE: Status.COMPLETING,
     Boundary.AFTER_COMMIT: Status.COMPLETED,
 }
 # Past the decision the outcome is fixed: a lost answer there is found to be our own, as after the commit.
-DECIDED = (Boundary.MID_COMMIT, Boundary.AFTER_COMMIT)
+DECIDED = (Boundary.MID_COMMIT, Boundary.AFTER_A_WRITE, Boundary.AFTER_COMMIT)
 
 
 def _record(rig: Rig, who: str, key: str) -> Any:
