@@ -1,4 +1,6 @@
-"""Fixtures of the proof suite, and its hypothesis profiles (applied only to its own state machine)."""
+"""Fixtures of the proof suite, and its hypothesis profiles (applied only to its own state machine).
+
+Every proof runs on both completions (tests/conftest.py: RUNS_ON_BOTH_COMPLETIONS)."""
 
 from __future__ import annotations
 
@@ -10,20 +12,14 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.proof.rig import Rig, build_rig
-from tests.support import COMPLETIONS
+
+RUNS_ON_BOTH_COMPLETIONS = True
 
 # Not loaded globally: other suites (schemathesis) keep their own hypothesis settings.
 # test_interleavings picks one by HYPOTHESIS_PROFILE (default "ci").
 _COMMON: dict[str, Any] = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "print_blob": True}
 settings.register_profile("ci", max_examples=40, stateful_step_count=25, **_COMMON)
 settings.register_profile("long", max_examples=500, stateful_step_count=40, **_COMMON)
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Every proof runs on both completions; a test that parametrizes `completion` itself chooses its own."""
-    pinned = any("completion" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize"))
-    if "completion" in metafunc.fixturenames and not pinned:
-        metafunc.parametrize("completion", COMPLETIONS, indirect=True)
 
 
 @pytest.fixture

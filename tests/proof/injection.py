@@ -114,7 +114,9 @@ def is_decision(kwargs: dict[str, Any]) -> bool:
 
 def is_business_write(kwargs: dict[str, Any]) -> bool:
     # A sequential completion's business writes carry the key's mark (dal/sequential_completion.py).
-    return "applied_by" in (kwargs.get("Item") or {}) or ":applied_by" in (kwargs.get("ExpressionAttributeValues") or {})
+    return "applied_by" in (kwargs.get("Item") or {}) or ":applied_by" in (
+        kwargs.get("ExpressionAttributeValues") or {}
+    )
 
 
 def ends_a_sequence(kwargs: dict[str, Any]) -> bool:

@@ -160,7 +160,12 @@ def test_a_takeover_that_cannot_be_written_is_503_and_the_next_retry_charges_onc
 
 @pytest.mark.parametrize(
     ("completion", "operation"),
-    [("transaction", "PutItem"), ("transaction", "TransactWriteItems"), ("sequential", "PutItem"), ("sequential", "UpdateItem")],
+    [
+        ("transaction", "PutItem"),
+        ("transaction", "TransactWriteItems"),
+        ("sequential", "PutItem"),
+        ("sequential", "UpdateItem"),
+    ],
     indirect=["completion"],
 )
 def test_failures_the_sdk_retries_away_are_invisible_and_charge_once(

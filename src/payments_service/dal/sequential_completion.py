@@ -118,7 +118,9 @@ class SequentialCompletion:
     def _apply(self, write: dict[str, Any], record_id: str, position: int) -> None:
         kind, request = next(iter(write.items()))
         try:
-            self._call("put_item" if kind == "Put" else "update_item", **request, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            self._call(
+                "put_item" if kind == "Put" else "update_item", **request, ReturnValuesOnConditionCheckFailure="ALL_OLD"
+            )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
