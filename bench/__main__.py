@@ -112,7 +112,7 @@ def run(plan: Plan, mode: str, out: TextIO) -> dict[str, Any]:
 
     from local.runtime import FAKE_CREDENTIALS, local_environment
 
-    from . import artifact, coldstart, implementations, inflight, items
+    from . import artifact, coldstart, completions, implementations, inflight, items
     from .dynamodb import DynamoDBProcess, Janitor, create_tables
     from .scenarios import CallLog, Gate, Requests, count_calls, measure_latency
     from .stats import summary
@@ -186,6 +186,10 @@ def run(plan: Plan, mode: str, out: TextIO) -> dict[str, Any]:
         }
         mark = phase("latency", mark)
 
+        results["completions"] = completions.measure(calls, req, max(plan.iterations // 4, 10))
+        janitor.sweep()
+        mark = phase("completions", mark)
+
         results["in_flight"] = inflight.measure(req, plan.inflight_samples)
         mark = phase("in-flight duplicates", mark)
 
@@ -230,6 +234,11 @@ def publish(results: dict[str, Any], write_docs: bool, out: TextIO, save: bool =
         from . import inflight
 
         for line in inflight.lines(results["in_flight"]):
+            print(line, file=out)
+    if "completions" in results:  # absent from results files written before issue 21
+        from . import completions
+
+        for line in completions.lines(results["completions"]):
             print(line, file=out)
     print("median ms per DynamoDB call (moto, at the client):", file=out)
     for line in report.per_operation(results):

@@ -190,6 +190,26 @@ model, one `PutItem`. Import profile (`python -X importtime`, self time by top-l
 """
 
 
+def _completions(results: dict[str, Any]) -> str:
+    """Both completions side by side (bench/completions.py), when the run measured them."""
+    if "completions" not in results:
+        return ""
+    from . import completions
+
+    rows = "\n".join(f"    {line}" for line in completions.lines(results["completions"])[1:])
+    return f"""### Completions: one transaction, or a sequence
+
+What global tables in strong consistency cost a first request (no transactions there: the sequential completion,
+`IDEMPOTENCY_COMPLETION=sequential`, docs/multi-region.md), measured in the same run, alternating request by request:
+
+{rows}
+
+Fewer write units (a transactional write costs twice), more calls; on AWS with global tables each of the four
+writes also waits for another Region, which this single-Region model leaves out.
+
+"""
+
+
 def _kept_sections(path: Path) -> str:
     """Sections another bench writes by hand (`python -m bench.priming`): kept across a rewrite."""
     marker = "\n### SnapStart priming"
@@ -275,7 +295,7 @@ columns show what the same targets give against the minimal baseline. Round trip
 {_cold_note(results)}
 
 {_cold_path(results)}
-### All figures
+{_completions(results)}### All figures
 
 {markdown(table)}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from local.embedded_dynamodb import EmbeddedDynamoDB
 from local.runtime import local_environment
 from local.tables import create_tables
-from tests.support import FakeClock, FakeContext
+from tests.support import COMPLETIONS, FakeClock, FakeContext
 
 # Fake credentials before anything can build a boto3 client; nothing may reach AWS.
 os.environ.update(
@@ -63,11 +64,27 @@ def processor() -> Any:
     return SandboxProcessor(slow_seconds=0.3)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The suites that prove the promise (a module, or a package's conftest, setting RUNS_ON_BOTH_COMPLETIONS)
+    run each test that builds on `settings` on every completion, unless the test parametrizes `completion`."""
+    conftest = sys.modules.get(f"{metafunc.module.__package__}.conftest")
+    wanted = any(getattr(m, "RUNS_ON_BOTH_COMPLETIONS", False) for m in (metafunc.module, conftest))
+    pinned = any("completion" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize"))
+    if wanted and "completion" in metafunc.fixturenames and not pinned:
+        metafunc.parametrize("completion", COMPLETIONS, indirect=True)
+
+
 @pytest.fixture
-def settings(dynamodb: EmbeddedDynamoDB) -> Any:
+def completion(request: pytest.FixtureRequest) -> str:
+    """IDEMPOTENCY_COMPLETION for this test: the default, or each of COMPLETIONS where a suite asks for both."""
+    return str(getattr(request, "param", "transaction"))
+
+
+@pytest.fixture
+def settings(dynamodb: EmbeddedDynamoDB, completion: str) -> Any:
     from payments_service.models.settings import Settings
 
-    return Settings.from_env()
+    return Settings.from_env().model_copy(update={"idempotency_completion": completion})
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
+# IDEMPOTENCY_COMPLETION's values: the suites that prove the promise run on each (tests/proof/conftest.py).
+COMPLETIONS = ("transaction", "sequential")
 
 
 def unique(prefix: str = "t") -> str:

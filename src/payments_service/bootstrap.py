@@ -162,7 +162,10 @@ class Container:
         settings = self.settings
         return IdempotencyEngine(
             DynamoDBIdempotencyStore(
-                self.client, settings.idempotency_table, BusinessWrites(self.payments, self.refunds)
+                self.client,
+                settings.idempotency_table,
+                BusinessWrites(self.payments, self.refunds),
+                completion=settings.idempotency_completion,
             ),
             retention_seconds=settings.retention_seconds,
             lease_margin_ms=settings.lease_margin_ms,

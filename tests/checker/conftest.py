@@ -102,3 +102,11 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m local.server --slow-seconds 1` on a free port; always stopped."""
     with serving(tmp_path_factory.mktemp("local-server"), no_aws_environment(), "--slow-seconds", "1") as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def sequential_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same, its functions completing keys without a transaction (IDEMPOTENCY_COMPLETION=sequential)."""
+    env = no_aws_environment() | {"IDEMPOTENCY_COMPLETION": "sequential"}
+    with serving(tmp_path_factory.mktemp("sequential-server"), env, "--slow-seconds", "1") as url:
+        yield url

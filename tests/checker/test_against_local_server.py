@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import ROOT, no_aws_environment
 
 ALL_CHECKS = {
@@ -35,9 +37,11 @@ def checker(*argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_real_local_server_passes_every_check(local_server: str) -> None:
-    # When the default battery (16 concurrent duplicates) runs against the real handler + embedded DynamoDB
-    done = checker(local_server, "--json")
+@pytest.mark.parametrize("server", ["local_server", "sequential_server"])
+def test_real_local_server_passes_every_check(server: str, request: pytest.FixtureRequest) -> None:
+    # When the default battery (16 concurrent duplicates) runs against the real handler + embedded DynamoDB,
+    # completing keys in one transaction or, as global tables in strong consistency need, in sequence
+    done = checker(request.getfixturevalue(server), "--json")
     # Then exit 0, every check present and passed, one payment id for the whole burst
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)

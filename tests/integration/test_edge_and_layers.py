@@ -11,13 +11,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from payments_service.dal.payments_table import to_item
 from payments_service.domain.payments import payment_id_for
 from payments_service.domain.processor import Charge
 from payments_service.idempotency.records import Status
 from payments_service.models.payments import StoredPayment
 from tests.proof.oracle import key_record
-from tests.support import FakeContext, get_event, payment_event, payments_of, unique, visa
+from tests.support import COMPLETIONS, FakeContext, get_event, payment_event, payments_of, unique, visa
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "payments_service"
 
@@ -49,6 +51,7 @@ class SquattingProcessor:
         return charge
 
 
+@pytest.mark.parametrize("completion", COMPLETIONS, indirect=True)
 def test_a_business_condition_failing_in_the_commit_answers_a_problem_and_frees_the_key(
     dynamodb: Any, settings: Any, processor: Any, clock: Any
 ) -> None:

@@ -12,6 +12,9 @@ from tests.support import payment_event, refund_event, stored_payment, unique, v
 
 from .conftest import World
 
+# The promise holds whichever way a completion commits (tests/conftest.py).
+RUNS_ON_BOTH_COMPLETIONS = True
+
 LOST = "tok_lostResponse"
 
 

@@ -21,6 +21,9 @@ from tests.support import FakeContext, payment_event, unique, visa
 
 from .conftest import World
 
+# The promise holds whichever way a completion commits (tests/conftest.py).
+RUNS_ON_BOTH_COMPLETIONS = True
+
 LOST = "tok_lostResponse"
 
 

@@ -9,18 +9,32 @@ import sys
 import textwrap
 from typing import Any
 
+import pytest
+
 from payments_service.dal.priming import PRIMING_KEY
+from tests.support import COMPLETIONS
+
+# The first request's calls, per completion: tables without transactions (the sequential one) are never sent one.
+FIRST_CALLS = {
+    "transaction": ["GetItem", "PutItem", "TransactWriteItems"],
+    "sequential": ["GetItem", "PutItem", "UpdateItem"],
+}
 
 
-def test_priming_runs_the_first_call_path_and_writes_nothing(deps: Any, settings: Any, dynamodb: Any) -> None:
+@pytest.mark.parametrize("completion", COMPLETIONS, indirect=True)
+def test_priming_runs_the_first_call_path_and_writes_nothing(
+    deps: Any, settings: Any, dynamodb: Any, completion: str
+) -> None:
     from payments_service import bootstrap
     from payments_service.handlers.priming import prime
 
     bootstrap.use(deps)
+    before = len(dynamodb.app.calls)
     try:
         assert prime() == {"models": True, "dynamodb": True}
     finally:
         bootstrap.use(None)
+    assert dynamodb.app.calls[before:] == FIRST_CALLS[completion]
     got = dynamodb.client.get_item(TableName=settings.idempotency_table, Key={"id": {"S": PRIMING_KEY}})
     assert "Item" not in got
 

@@ -1,4 +1,6 @@
-"""Fixtures of the proof suite, and its hypothesis profiles (applied only to its own state machine)."""
+"""Fixtures of the proof suite, and its hypothesis profiles (applied only to its own state machine).
+
+Every proof runs on both completions (tests/conftest.py: RUNS_ON_BOTH_COMPLETIONS)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.proof.rig import Rig, build_rig
+
+RUNS_ON_BOTH_COMPLETIONS = True
 
 # Not loaded globally: other suites (schemathesis) keep their own hypothesis settings.
 # test_interleavings picks one by HYPOTHESIS_PROFILE (default "ci").

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from payments_service.idempotency.records import Status
+from tests.proof.injection import Boundary
 from tests.proof.oracle import Answer, key_record, payments_of
 from tests.proof.rig import Rig
-from tests.support import get_event, recorded_body
+from tests.support import COMPLETIONS, get_event, recorded_body
+
+SEQUENTIAL_ONLY = (Boundary.MID_COMMIT, Boundary.AFTER_A_WRITE)
+# (completion, boundary) for every boundary each completion passes: only a sequential one has a middle.
+BOUNDARY_CASES = [
+    pytest.param(completion, boundary, id=f"{completion}-{boundary}")
+    for completion in COMPLETIONS
+    for boundary in Boundary
+    if completion == "sequential" or boundary not in SEQUENTIAL_ONLY
+]
 
 
 def assert_exactly_once(rig: Rig, merchant: str, key: str, event: dict[str, Any], final: Answer) -> None:

@@ -21,8 +21,11 @@ from payments_service.domain.processor import Charge, ProcessorRefund, Processor
 class Boundary(enum.StrEnum):
     AFTER_CLAIM = "after_claim"  # the key is ours in DynamoDB (claim or takeover applied)
     AFTER_CHARGE = "after_charge"  # the processor charged
-    BEFORE_COMMIT = "before_commit"  # the payment + response transaction is about to be sent
-    AFTER_COMMIT = "after_commit"  # the transaction applied; its answer has not reached the caller
+    BEFORE_COMMIT = "before_commit"  # the payment + response transaction (or decision) is about to be sent
+    # Sequential completion only: the decision is on the key (COMPLETING), no business write applied yet.
+    MID_COMMIT = "mid_commit"
+    AFTER_A_WRITE = "after_a_write"  # sequential only: the first business write applied, the key still COMPLETING
+    AFTER_COMMIT = "after_commit"  # the transaction (or the last write) applied; its answer has not reached the caller
 
 
 class RefundBoundary(enum.StrEnum):
@@ -99,8 +102,25 @@ def is_reservation(kwargs: dict[str, Any]) -> bool:
 
 
 def is_completion(kwargs: dict[str, Any]) -> bool:
-    # The DAL marks a key COMPLETED with :completed; only a response without business writes goes alone.
+    # The DAL marks a key COMPLETED with :completed: a response without business writes, or the last step
+    # of a sequential completion (conditioned on :completing).
     return ":completed" in (kwargs.get("ExpressionAttributeValues") or {})
+
+
+def is_decision(kwargs: dict[str, Any]) -> bool:
+    # A sequential completion's first step: the key becomes COMPLETING with the writes to apply (:writes).
+    return ":writes" in (kwargs.get("ExpressionAttributeValues") or {})
+
+
+def is_business_write(kwargs: dict[str, Any]) -> bool:
+    # A sequential completion's business writes carry the key's mark (dal/sequential_completion.py).
+    return "applied_by" in (kwargs.get("Item") or {}) or ":applied_by" in (
+        kwargs.get("ExpressionAttributeValues") or {}
+    )
+
+
+def ends_a_sequence(kwargs: dict[str, Any]) -> bool:
+    return is_completion(kwargs) and ":completing" in (kwargs.get("ExpressionAttributeValues") or {})
 
 
 class CrashingClient:
@@ -112,18 +132,22 @@ class CrashingClient:
 
     def put_item(self, **kwargs: Any) -> Any:
         result = self._inner.put_item(**kwargs)  # raises on a conditional failure: no claim, no crash
-        self._plan.reached(Boundary.AFTER_CLAIM)
+        self._plan.reached(Boundary.AFTER_A_WRITE if is_business_write(kwargs) else Boundary.AFTER_CLAIM)
         return result
 
     def update_item(self, **kwargs: Any) -> Any:
-        completes = is_completion(kwargs)  # a decline is committed by a single UpdateItem
-        if completes:
+        completes = is_completion(kwargs)  # a response without business writes is committed by one UpdateItem
+        if is_decision(kwargs) or (completes and not ends_a_sequence(kwargs)):
             self._plan.reached(Boundary.BEFORE_COMMIT)
         result = self._inner.update_item(**kwargs)
         if is_takeover(kwargs):
             self._plan.reached(Boundary.AFTER_CLAIM)
         if is_reservation(kwargs):
             self._plan.reached(RefundBoundary.AFTER_RESERVE)
+        if is_decision(kwargs):
+            self._plan.reached(Boundary.MID_COMMIT)
+        if is_business_write(kwargs):
+            self._plan.reached(Boundary.AFTER_A_WRITE)
         if completes:
             self._plan.reached(Boundary.AFTER_COMMIT)
         return result

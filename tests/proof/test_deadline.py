@@ -20,7 +20,16 @@ from tests.support import payment_event, unique, visa
 REMAINING_MS = 6_000  # a short invocation; the SDK's worst case (3 x (1 s + 3 s) + backoff) is twice that
 
 
-@pytest.mark.parametrize("operation", ["PutItem", "TransactWriteItems"])
+# The claim's call, and the commit's: one transaction, or the decision that starts a sequential completion.
+CALLS = [
+    ("transaction", "PutItem"),
+    ("transaction", "TransactWriteItems"),
+    ("sequential", "PutItem"),
+    ("sequential", "UpdateItem"),
+]
+
+
+@pytest.mark.parametrize(("completion", "operation"), CALLS, indirect=["completion"])
 def test_a_stalling_dynamodb_is_answered_with_a_503_before_the_function_times_out(
     rig: Rig, faults: Any, operation: str
 ) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from payments_service.idempotency.records import Status
 from tests.proof.exactly_once import assert_exactly_once, retry_until_answered
-from tests.proof.injection import Boundary, Kind, SdkRetriesAfterLostAnswer, is_takeover
+from tests.proof.injection import Boundary, Kind, SdkRetriesAfterLostAnswer, is_decision, is_takeover
 from tests.proof.oracle import Answer, key_record, merchant
 from tests.proof.rig import Rig
 from tests.support import payment_event, unique, visa
@@ -31,6 +31,9 @@ def exhaust(rig: Rig) -> int:
 
     return int(dynamodb_client().meta.config.retries["total_max_attempts"])
 
+
+# The call that commits a payment with its answer: one transaction, or the decision of a sequential completion.
+COMMIT_CALL = {"transaction": "TransactWriteItems", "sequential": "UpdateItem"}
 
 FAULTS = [
     pytest.param(400, "ThrottlingException", id="throttled"),
@@ -68,12 +71,12 @@ def test_a_claim_that_cannot_be_written_is_503_and_the_retry_charges_once(
 
 @pytest.mark.parametrize(("status", "code"), FAULTS)
 def test_a_commit_that_cannot_be_written_releases_the_key_and_the_retry_reuses_the_charge(
-    rig: Rig, faults: Any, exhaust: int, status: int, code: str
+    rig: Rig, faults: Any, exhaust: int, status: int, code: str, completion: str
 ) -> None:
     who, key = merchant(), unique("k")
     event = payment_event(key, visa(), merchant=who)
-    # Given the processor charged but the payment + response transaction fails on every attempt
-    faults.add("TransactWriteItems", status=status, code=code, times=exhaust)
+    # Given the processor charged but the payment + response transaction (or decision) fails on every attempt
+    faults.add(COMMIT_CALL[completion], status=status, code=code, times=exhaust)
     wait_s = _unavailable(rig.call(event))
     record = _record(rig, who, key)
     assert record is not None and record.status is Status.RELEASED  # given back, reference kept
@@ -113,13 +116,16 @@ def test_a_release_that_cannot_be_written_holds_the_key_until_its_lease_ends_the
 
 
 def test_a_commit_and_its_release_both_failing_hold_the_key_until_its_lease_ends_then_charge_once(
-    rig: Rig, faults: Any, exhaust: int
+    rig: Rig, faults: Any, exhaust: int, completion: str
 ) -> None:
     who, key = merchant(), unique("k")
     event = payment_event(key, visa(), merchant=who)
     started = rig.clock.now_ms()
-    faults.add("TransactWriteItems", status=400, code="ThrottlingException", times=exhaust)
-    faults.add("UpdateItem", status=400, code="ThrottlingException", times=exhaust)
+    if completion == "transaction":
+        faults.add("TransactWriteItems", status=400, code="ThrottlingException", times=exhaust)
+        faults.add("UpdateItem", status=400, code="ThrottlingException", times=exhaust)
+    else:  # the decision and the release are both UpdateItems
+        faults.add("UpdateItem", status=400, code="ThrottlingException", times=2 * exhaust)
     wait_s = _unavailable(rig.call(event, remaining_ms=20_000))
     record = _record(rig, who, key)
     assert record is not None and record.status is Status.IN_PROGRESS and record.lease_expires_at_ms is not None
@@ -152,7 +158,16 @@ def test_a_takeover_that_cannot_be_written_is_503_and_the_next_retry_charges_onc
     assert_exactly_once(rig, who, key, event, final)
 
 
-@pytest.mark.parametrize("operation", ["PutItem", "TransactWriteItems"])
+@pytest.mark.parametrize(
+    ("completion", "operation"),
+    [
+        ("transaction", "PutItem"),
+        ("transaction", "TransactWriteItems"),
+        ("sequential", "PutItem"),
+        ("sequential", "UpdateItem"),
+    ],
+    indirect=["completion"],
+)
 def test_failures_the_sdk_retries_away_are_invisible_and_charge_once(
     rig: Rig, faults: Any, exhaust: int, operation: str
 ) -> None:
@@ -168,8 +183,9 @@ def test_failures_the_sdk_retries_away_are_invisible_and_charge_once(
 ECHOES = [
     pytest.param("put_item", None, id="claim"),
     pytest.param("update_item", is_takeover, id="takeover"),
-    pytest.param("transact_write_items", None, id="commit"),
 ]
+# The commit, per completion: the transaction, or the decision that starts a sequential completion.
+COMMIT_ECHO = {"transaction": ("transact_write_items", None), "sequential": ("update_item", is_decision)}
 
 
 def _echoing_rig(make_rig: Callable[..., Rig], operation: str, when: Any) -> tuple[Rig, list[Any]]:
@@ -192,10 +208,12 @@ def _first_answer_after_echo(rig: Rig, echo: Any, operation: str, event: dict[st
     return first
 
 
-@pytest.mark.parametrize(("operation", "when"), ECHOES)
+@pytest.mark.parametrize("write", ["claim", "takeover", "commit"])
 def test_a_write_applied_then_resent_by_the_sdk_still_ends_in_exactly_one_payment(
-    make_rig: Callable[..., Rig], operation: str, when: Any
+    make_rig: Callable[..., Rig], write: str, completion: str
 ) -> None:
+    echoes = {"claim": ("put_item", None), "takeover": ("update_item", is_takeover)}
+    operation, when = echoes[write] if write in echoes else COMMIT_ECHO[completion]
     rig, made = _echoing_rig(make_rig, operation, when)
     who, key = merchant(), unique("k")
     event = payment_event(key, visa(), merchant=who)
@@ -205,7 +223,7 @@ def test_a_write_applied_then_resent_by_the_sdk_still_ends_in_exactly_one_paymen
     assert_exactly_once(rig, who, key, event, final)
 
 
-@pytest.mark.parametrize(("operation", "when"), ECHOES[:2])
+@pytest.mark.parametrize(("operation", "when"), ECHOES)
 def test_an_invocation_recognises_its_own_claim_when_the_sdk_resends_it(
     make_rig: Callable[..., Rig], operation: str, when: Any
 ) -> None:
@@ -217,11 +235,12 @@ def test_an_invocation_recognises_its_own_claim_when_the_sdk_resends_it(
 
 
 def test_a_decline_whose_completion_the_sdk_resends_is_answered_as_the_first_answer_not_a_replay(
-    make_rig: Callable[..., Rig],
+    make_rig: Callable[..., Rig], completion: str
 ) -> None:
-    # Given the decline's completion (its declined record and the key, one transaction) applies, loses its
-    # answer and is re-sent (moto ignores ClientRequestToken, so the re-send fails against our own commit)
-    rig, made = _echoing_rig(make_rig, "transact_write_items", None)
+    # Given the decline's completion (its declined record and the key, one transaction, or the decision that
+    # starts a sequential one) applies, loses its answer and is re-sent (moto ignores ClientRequestToken, so
+    # the re-send fails against our own commit)
+    rig, made = _echoing_rig(make_rig, *COMMIT_ECHO[completion])
     who, key = merchant(), unique("k")
     event = payment_event(key, {"amount": 1000, "currency": "USD", "source": "tok_chargeDeclined"}, merchant=who)
     first = rig.call(event)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from payments_service.idempotency.records import Status
-from tests.proof.exactly_once import assert_exactly_once, obeying, retry_until_answered
+from tests.proof.exactly_once import BOUNDARY_CASES, assert_exactly_once, obeying, retry_until_answered
 from tests.proof.injection import Boundary, Kind
 from tests.proof.oracle import Answer, key_record, merchant
 from tests.proof.rig import Rig
@@ -35,8 +35,12 @@ LEFT_BY_EXCEPTION = {
     Boundary.AFTER_CLAIM: Status.IN_PROGRESS,
     Boundary.AFTER_CHARGE: Status.RELEASED,
     Boundary.BEFORE_COMMIT: Status.IN_PROGRESS,
+    Boundary.MID_COMMIT: Status.COMPLETING,  # decided: whoever comes next finishes it
+    Boundary.AFTER_A_WRITE: Status.COMPLETING,
     Boundary.AFTER_COMMIT: Status.COMPLETED,
 }
+# Past the decision the outcome is fixed: a lost answer there is found to be our own, as after the commit.
+DECIDED = (Boundary.MID_COMMIT, Boundary.AFTER_A_WRITE, Boundary.AFTER_COMMIT)
 
 
 def _record(rig: Rig, who: str, key: str) -> Any:
@@ -72,7 +76,7 @@ def _poll_until_final(rig: Rig, event: dict[str, Any], early: Answer, remaining_
     return retry_until_answered(rig, event)[0]
 
 
-@pytest.mark.parametrize("boundary", list(Boundary))
+@pytest.mark.parametrize(("completion", "boundary"), BOUNDARY_CASES, indirect=["completion"])
 def test_an_exception_at_a_boundary_then_retries_before_and_after_the_lease_charge_exactly_once(
     rig: Rig, boundary: Boundary
 ) -> None:
@@ -104,7 +108,7 @@ def test_an_exception_at_a_boundary_then_retries_before_and_after_the_lease_char
     assert_exactly_once(rig, who, key, event, late)
 
 
-@pytest.mark.parametrize("boundary", list(Boundary))
+@pytest.mark.parametrize(("completion", "boundary"), BOUNDARY_CASES, indirect=["completion"])
 def test_a_lost_round_trip_at_a_boundary_ends_in_exactly_one_payment_for_a_client_obeying_retry_after(
     rig: Rig, boundary: Boundary
 ) -> None:
@@ -114,8 +118,8 @@ def test_a_lost_round_trip_at_a_boundary_ends_in_exactly_one_payment_for_a_clien
     rig.plan.arm_exception(boundary, Kind.TRANSIENT)
     first = rig.call(event, REMAINING_MS)
     assert rig.plan.fired == [boundary]
-    if boundary is Boundary.AFTER_COMMIT:
-        # The commit applied: the service finds it is its own and answers as if nothing was lost.
+    if boundary in DECIDED:
+        # The commit applied (or was decided): the service finds it is its own and answers as if nothing was lost.
         assert first.status == 201 and not first.replayed, first
         final = first
     else:
@@ -148,6 +152,7 @@ def _run_crashing_invoker(rig: Rig, event: dict[str, Any], boundary: Boundary, w
         "PROOF_REMAINING_MS": str(SHORT_REMAINING_MS),
         "PROOF_LEDGER": str(rig.ledger.path),
         "PROOF_ANSWER": str(answer_file),
+        "IDEMPOTENCY_COMPLETION": rig.settings.idempotency_completion,
     }
     done = subprocess.run(
         [sys.executable, "-m", "tests.proof.crashing_invoker"],
@@ -164,7 +169,7 @@ def _run_crashing_invoker(rig: Rig, event: dict[str, Any], boundary: Boundary, w
     return done
 
 
-@pytest.mark.parametrize("boundary", list(Boundary))
+@pytest.mark.parametrize(("completion", "boundary"), BOUNDARY_CASES, indirect=["completion"])
 def test_a_hard_stop_at_a_boundary_then_retries_before_and_after_the_lease_charge_exactly_once(
     rig: Rig, boundary: Boundary, tmp_path: Path
 ) -> None:
@@ -176,8 +181,8 @@ def test_a_hard_stop_at_a_boundary_then_retries_before_and_after_the_lease_charg
     record = _record(rig, who, key)
     assert record is not None
     charged_before_dying = rig.ledger.charge_ids()
-    if boundary is Boundary.AFTER_COMMIT:
-        assert record.status is Status.COMPLETED
+    if boundary in DECIDED:
+        assert record.status is LEFT_BY_EXCEPTION[boundary]  # nobody finished a decided completion yet
     else:
         # Nobody gave the key back; only the lease frees it, and the lease ends with the invocation.
         assert record.status is Status.IN_PROGRESS and record.lease_expires_at_ms is not None

@@ -45,6 +45,8 @@ FRESH_STATUS = [201, 201, 402]
 # Short leases, yet wall-clock room for the DynamoDB time budget (dal/deadline.py) on a loaded machine.
 REMAINING = st.sampled_from([6_000, 8_000, 20_000])
 LONGEST_MS = 20_000
+# Past the decision (a sequential completion's middle, or the commit) the outcome is fixed.
+DECIDED = (Boundary.MID_COMMIT, Boundary.AFTER_A_WRITE, Boundary.AFTER_COMMIT)
 
 
 @dataclass
@@ -184,6 +186,10 @@ class Interleavings(RuleBasedStateMachine):
     def crash(self, m: int, k: int, variant: int, boundary: Boundary, kind: Kind, remaining: int) -> None:
         plan = self.rig.plan
         fired_before = len(plan.fired)
+        # A key some earlier request decided and left midway (a sequential completion, maybe from a period past
+        # its retention): this request finishes that first, and a fault there is met on someone else's behalf.
+        found = key_record(self.rig.db, self.rig.settings.idempotency_table, self.merchants[m], self.keys[k])
+        finishing_another = found is not None and found.status is Status.COMPLETING
         plan.arm_exception(boundary, kind)
         try:
             answer = self._send(m, k, variant, remaining)
@@ -193,23 +199,31 @@ class Interleavings(RuleBasedStateMachine):
             self._expect(m, k, variant, answer)  # the request never crossed the boundary
             return
         note_event(f"fault fired {boundary}/{kind}")
+        km = self.model.setdefault((m, k), KeyModel())
         # The only 5xx the client ever sees are these, right after an injected fault.
-        if kind is Kind.TRANSIENT and boundary is Boundary.AFTER_COMMIT:
-            # A lost commit answer is recovered: the invocation's own answer.
+        if kind is Kind.TRANSIENT and boundary in DECIDED and (km.committed_unseen or finishing_another):
+            # It met a completion someone else decided and lost the answer while finishing it: retry later.
+            assert answer.status == 503 or (answer.status == FRESH_STATUS[variant] and answer.replayed), answer
+        elif kind is Kind.TRANSIENT and boundary in DECIDED:
+            # A lost commit answer (or one lost past the decision) is recovered: the invocation's own answer.
             assert answer.status == FRESH_STATUS[variant] and not answer.replayed, answer
         elif kind is Kind.TRANSIENT:
             assert answer.status == 503 and answer.retry_after >= 1, answer
         else:
             assert answer.status == 500, answer
-        km = self.model.setdefault((m, k), KeyModel())
         if answer.status < 500:
             self._learn_completed(m, k, variant, answer)
             return
         record = key_record(self.rig.db, self.rig.settings.idempotency_table, self.merchants[m], self.keys[k])
         assert record is not None, "every boundary is after the claim: the key exists"
-        km.body = variant
+        if record.is_expired(self.rig.clock.now_ms()):
+            self.model[(m, k)] = KeyModel()  # a past period's decision, finished on the way: the key is new again
+            return
+        if km.body is None:  # a fault met while finishing another's decision leaves that request's body the key's
+            km.body = variant
         km.lease_until = record.lease_expires_at_ms if record.status is Status.IN_PROGRESS else None
-        km.committed_unseen = record.status is Status.COMPLETED
+        # Decided (a sequential completion's middle) is as good as committed: whoever comes next finishes it.
+        km.committed_unseen = record.status in (Status.COMPLETED, Status.COMPLETING)
 
     # ---- time -----------------------------------------------------------------------------------
 

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from payments_service.idempotency.records import Status
-from tests.proof.exactly_once import retry_until_answered
+from tests.proof.exactly_once import SEQUENTIAL_ONLY, retry_until_answered
 from tests.proof.injection import Boundary, RefundBoundary, SdkRetriesAfterLostAnswer, is_reservation
 from tests.proof.oracle import key_record, merchant
 from tests.proof.refunds_once import assert_balanced, assert_refunded_once, balance, failure, paid, refund_items
 from tests.proof.rig import Rig
-from tests.support import payment_event, refund_event, unique, visa
+from tests.support import COMPLETIONS, payment_event, refund_event, unique, visa
 
 ROOT = Path(__file__).resolve().parents[2]
 AMOUNT = 5_000
@@ -37,6 +37,11 @@ BOUNDARIES: list[Boundary | RefundBoundary] = [
     Boundary.BEFORE_COMMIT,
     Boundary.AFTER_COMMIT,
 ]
+# A sequential completion's middle: decided, then the settlement applied but not yet the refund item.
+CASES = [
+    *(pytest.param(c, b, id=f"{c}-{b}") for c in COMPLETIONS for b in BOUNDARIES),
+    *(pytest.param("sequential", b, id=f"sequential-{b}") for b in SEQUENTIAL_ONLY),
+]
 
 
 # How the first invocation's key is left, by boundary, after an exception / a lost answer.
@@ -45,20 +50,29 @@ LEFT = {
         RefundBoundary.AFTER_RESERVE: Status.RELEASED,  # raised inside the operation: given back
         RefundBoundary.AFTER_REFUND: Status.RELEASED,
         Boundary.BEFORE_COMMIT: Status.IN_PROGRESS,  # escaped the store call: held until its lease ends
+        Boundary.MID_COMMIT: Status.COMPLETING,  # decided: whoever comes next finishes it
+        Boundary.AFTER_A_WRITE: Status.COMPLETING,
         Boundary.AFTER_COMMIT: Status.COMPLETED,
     },
     "lost": {
         RefundBoundary.AFTER_RESERVE: Status.RELEASED,
         RefundBoundary.AFTER_REFUND: Status.RELEASED,
         Boundary.BEFORE_COMMIT: Status.RELEASED,
+        Boundary.MID_COMMIT: Status.COMPLETED,  # the owner finished its own decision on the next call
+        Boundary.AFTER_A_WRITE: Status.COMPLETED,
         Boundary.AFTER_COMMIT: Status.COMPLETED,
     },
 }
-FIRST_STATUS = {Status.RELEASED: (500, 503), Status.IN_PROGRESS: (500,), Status.COMPLETED: (201, 500)}
+FIRST_STATUS = {
+    Status.RELEASED: (500, 503),
+    Status.IN_PROGRESS: (500,),
+    Status.COMPLETING: (500,),
+    Status.COMPLETED: (201, 500),
+}
 
 
 @pytest.mark.parametrize("how", ["crash", "lost"])
-@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize(("completion", "boundary"), CASES, indirect=["completion"])
 def test_dying_at_a_refund_boundary_then_retrying_refunds_exactly_once(
     rig: Rig, boundary: Boundary | RefundBoundary, how: str
 ) -> None:
@@ -76,7 +90,9 @@ def test_dying_at_a_refund_boundary_then_retrying_refunds_exactly_once(
     # While it is unresolved the balance never exceeds the payment, and the reservation is visible as pending
     _, stored = balance(rig, pid)
     assert stored.amount_refunded + stored.amount_pending <= AMOUNT
-    if record.status is not Status.COMPLETED:
+    if record.status is Status.COMPLETING and boundary is Boundary.AFTER_A_WRITE:
+        assert stored.amount_pending == 0 and stored.amount_refunded == REFUND  # settled; the refund item is next
+    elif record.status is not Status.COMPLETED:
         assert stored.amount_pending == REFUND and stored.amount_refunded == 0
         # and a competing refund cannot take what is reserved
         over = rig.call(refund_event(pid, unique("r"), {"amount": AMOUNT - REFUND + 1}, merchant=who))

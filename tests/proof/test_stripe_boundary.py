@@ -16,7 +16,7 @@ import pytest
 
 from payments_service.idempotency.records import Status
 from payments_service.processors.stripe import StripeProcessor
-from tests.proof.exactly_once import assert_exactly_once, obeying, retry_until_answered
+from tests.proof.exactly_once import BOUNDARY_CASES, assert_exactly_once, obeying, retry_until_answered
 from tests.proof.injection import Boundary, Kind
 from tests.proof.oracle import Answer, key_record, merchant
 from tests.proof.rig import Rig
@@ -47,7 +47,7 @@ def assert_once_at_stripe(rig: Rig, double: StripeDouble, who: str, key: str) ->
     assert intent["metadata"] == {"idempotency_reference": record.reference}
 
 
-@pytest.mark.parametrize("boundary", list(Boundary))
+@pytest.mark.parametrize(("completion", "boundary"), BOUNDARY_CASES, indirect=["completion"])
 @pytest.mark.parametrize("kind", list(Kind))
 def test_a_failure_at_each_boundary_then_obedient_retries_make_one_payment_intent(
     make_rig: Any, stripe_double: StripeDouble, boundary: Boundary, kind: Kind

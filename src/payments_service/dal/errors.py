@@ -15,6 +15,8 @@ _TRANSIENT_CODES = frozenset(
         "ServiceUnavailable",
         "TransactionConflictException",
         "TransactionInProgressException",
+        # Global tables in strong consistency: another Region is writing the item; the same request may succeed.
+        "ReplicatedWriteConflictException",
     }
 )
 _TRANSIENT_REASONS = frozenset({"ThrottlingError", "TransactionConflict", "ProvisionedThroughputExceeded"})

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..idempotency.records import IdempotencyRecord, Status
 from ..idempotency.store import RecordConflict, StoreUnavailable, WriteRejected
 from .errors import error_code, is_transient
+from .sequential_completion import SequentialCompletion
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -114,26 +115,39 @@ def _no_business_writes(write: object) -> dict[str, Any]:
 
 class DynamoDBIdempotencyStore:
     def __init__(
-        self, client: Callable[[], DynamoDBClient], table_name: str, translate: Translate = _no_business_writes
+        self,
+        client: Callable[[], DynamoDBClient],
+        table_name: str,
+        translate: Translate = _no_business_writes,
+        completion: Literal["transaction", "sequential"] = "transaction",
     ) -> None:
+        """completion: how business writes commit with the result — one TransactWriteItems, or one write at a
+        time behind a decision on the key (dal/sequential_completion.py) where transactions are unavailable."""
         self._client = client  # a factory: the client is built on first use
         self._table = table_name
         self._translate = translate
+        self._sequential = SequentialCompletion(client, table_name) if completion == "sequential" else None
+        # Whatever the mode, a key some sequential completion left COMPLETING is finished by whoever meets it.
+        self._finisher = self._sequential or SequentialCompletion(client, table_name)
 
     def get(self, record_id: str) -> IdempotencyRecord | None:
         response = self._call("get_item", TableName=self._table, Key={"id": {"S": record_id}}, ConsistentRead=True)
-        return from_item(response.get("Item"))
+        return from_item(self._finished(response.get("Item")))
 
     def put_new(self, record: IdempotencyRecord, now_ms: int) -> None:
-        # Live means present and within retention: TTL deletes lazily, so expiry is in the condition.
-        condition = "attribute_not_exists(#id) OR #exp < :now_s"
+        # Live means present and within retention: TTL deletes lazily, so expiry is in the condition. A key
+        # decided but not finished is never claimed afresh, however old: its writes would be lost.
+        condition = "attribute_not_exists(#id) OR (#exp < :now_s AND #s <> :completing)"
         self._call(
             "put_item",
             TableName=self._table,
             Item=to_item(record) | _unresolved(record.record_id, record.lease_expires_at_ms or now_ms),
             ConditionExpression=condition,
             ExpressionAttributeNames=_names(condition),
-            ExpressionAttributeValues={":now_s": {"N": str(now_ms // 1000)}},
+            ExpressionAttributeValues={
+                ":now_s": {"N": str(now_ms // 1000)},
+                ":completing": {"S": Status.COMPLETING.value},
+            },
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
@@ -174,6 +188,9 @@ class DynamoDBIdempotencyStore:
         if not writes:
             self._call("update_item", **mark_completed)
             return
+        if self._sequential is not None:
+            self._complete_in_sequence(self._sequential, record_id, owner, result, writes)
+            return
         # One transaction: the business writes and the recorded result commit together or not at all.
         # The owner token doubles as the request token, so botocore's retries cannot apply it twice.
         self._call(
@@ -182,6 +199,20 @@ class DynamoDBIdempotencyStore:
             ClientRequestToken=owner,
             business_writes=writes,
         )
+
+    def _complete_in_sequence(
+        self, sequence: SequentialCompletion, record_id: str, owner: str, result: str, writes: Sequence[object]
+    ) -> None:
+        decided = self._call("update_item", **sequence.decide(record_id, owner, result, map(self._translate, writes)))
+        after = sequence.finish(decided["Attributes"], writes, by_owner=True)
+        if after.get("status", {}).get("S") != Status.COMPLETED.value:
+            raise RecordConflict(from_item(after))  # released by a reader who met a refused write first
+
+    def _finished(self, item: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The item, rolled forward first if a sequential completion left it COMPLETING."""
+        if item and item.get("status", {}).get("S") == Status.COMPLETING.value:
+            return self._finisher.finish(item) or None
+        return item
 
     def release(
         self,
@@ -292,7 +323,7 @@ class DynamoDBIdempotencyStore:
         except ClientError as error:
             code = error_code(error)
             if code == "ConditionalCheckFailedException":
-                raise RecordConflict(from_item(error.response.get("Item"))) from None
+                raise RecordConflict(from_item(self._finished(error.response.get("Item")))) from None
             if code == "TransactionCanceledException":
                 _raise_cancellation(error, business_writes)
             if is_transient(error):

@@ -19,10 +19,11 @@ if TYPE_CHECKING:
 PRIMING_KEY = "priming#before-snapshot"
 
 
-def prime_dynamodb(client: DynamoDBClient, table: str) -> bool:
-    """Exercise the first request's calls (a read, a conditional put, a transaction) on a key that does not
-    exist, each refused by its own condition so that nothing is written. False if a call failed for another
-    reason (priming never fails an init)."""
+def prime_dynamodb(client: DynamoDBClient, table: str, *, transactions: bool = True) -> bool:
+    """Exercise the first request's calls (a read, a conditional put, a transaction — or, for the sequential
+    completion on tables without transactions, a conditional update) on a key that does not exist, each
+    refused by its own condition so that nothing is written. False if a call failed for another reason
+    (priming never fails an init)."""
     key = {"id": {"S": PRIMING_KEY}}
     absent = "attribute_exists(id)"  # the key never exists: each write is refused, nothing is written
     try:
@@ -31,6 +32,12 @@ def prime_dynamodb(client: DynamoDBClient, table: str) -> bool:
             client.put_item(
                 TableName=table, Item=key, ConditionExpression=absent, ReturnValuesOnConditionCheckFailure="ALL_OLD"
             )
+        if not transactions:
+            with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+                client.update_item(
+                    TableName=table, Key=key, UpdateExpression="REMOVE unused", ConditionExpression=absent
+                )
+            return True
         with contextlib.suppress(client.exceptions.TransactionCanceledException):
             client.transact_write_items(
                 TransactItems=[{"ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": absent}}]

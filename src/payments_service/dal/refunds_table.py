@@ -1,6 +1,6 @@
-"""The refunds table: one item per settled refund, keyed by payment and refund id, written only inside
-the transaction that settles the refund and records its answer. Listed oldest first through a local
-secondary index on creation time (strongly consistent, unlike a global one)."""
+"""The refunds table: one item per settled refund, keyed by payment and refund id, written only by the
+completion that settles the refund and records its answer. Listed oldest first from the payment's own
+partition, read whole (a payment has at most MAX_REFUNDS_PER_PAYMENT refunds)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.pages import Page
-from ..domain.refunds import RefundsUnavailable
+from ..domain.refunds import MAX_REFUNDS_PER_PAYMENT, RefundsUnavailable
 from ..models.refunds import Refund, StoredRefund
 from . import paging
 from .errors import is_transient
@@ -19,7 +19,6 @@ from .payments_table import follow_up_shard
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-BY_CREATED_INDEX = "by_created"  # template.yaml: payment_id HASH, created_at RANGE (local index)
 # Sparse: only refunds the processor has not finished carry its keys (see refund_states.py).
 PENDING_INDEX = "pending_refunds"  # template.yaml: pending_bucket HASH, next_check_ms RANGE
 _CURSOR_SHAPE = {"refund_id": Refund.ID_PATTERN, "created_at": paging.RFC3339_MS}
@@ -88,25 +87,22 @@ class DynamoDBRefundsTable:
         return from_item(item) if item else None
 
     def list(self, payment_id: str, limit: int, cursor: str | None) -> Page[StoredRefund]:
+        # The payment's own partition, read whole and strongly consistent: a payment has at most
+        # MAX_REFUNDS_PER_PAYMENT refunds (one small page), and no index is needed, so global tables in strong
+        # consistency, which have no local secondary indexes, list refunds exactly as a single Region does.
         query: dict[str, Any] = {
             "TableName": self._table,
-            "IndexName": BY_CREATED_INDEX,
             "KeyConditionExpression": "payment_id = :p",
             "ExpressionAttributeValues": {":p": {"S": payment_id}},
-            "ScanIndexForward": True,
             "ConsistentRead": True,
         }
+        items = self._call(lambda: paging.query_at_most(self._client(), query, MAX_REFUNDS_PER_PAYMENT + 1))
+        ordered = sorted((from_item(item) for item in items), key=lambda r: (r.created_at, r.id))  # oldest first
         if cursor is not None:
             start = paging.decode(cursor, _CURSOR_SHAPE)
-            query["ExclusiveStartKey"] = {
-                "payment_id": {"S": payment_id},
-                "refund_id": {"S": start["refund_id"]},
-                "created_at": {"S": start["created_at"]},
-            }
-        # One more than asked: has_more is exact, never a last page that turns out empty.
-        items: list[dict[str, Any]] = self._call(lambda: paging.query_at_most(self._client(), query, limit + 1))
-        refunds = [from_item(item) for item in items[:limit]]
-        last = refunds[-1] if len(items) > limit else None
+            ordered = [r for r in ordered if (r.created_at, r.id) > (start["created_at"], start["refund_id"])]
+        refunds = ordered[:limit]
+        last = refunds[-1] if len(ordered) > limit else None
         next_cursor = paging.encode({"refund_id": last.id, "created_at": last.created_at}) if last else None
         return Page(refunds, next_cursor)
 

@@ -80,14 +80,15 @@ def get_payment(payment_id: str) -> Response[str]:
 
 
 # Listing and refunds import what they need when first called: a cold start's first POST /payments never
-# pays for them. The OpenAPI documentation (api_docs.py) is read by tools/openapi.py only.
+# pays for them. The OpenAPI documentation (api_docs.py) is read by tools/openapi.py only. Each route reads
+# its event before importing: the resolver keeps the event on its class, and tests invoke it from threads.
 @app.get("/payments")
 def list_payments() -> Response[str]:
+    merchant, event = _merchant(), app.current_event.raw_event
     from .query import list_query
     from .refund_responses import payment_list
 
-    merchant = _merchant()
-    limit, cursor = list_query(app.current_event.raw_event)
+    limit, cursor = list_query(event)
     page = bootstrap.container().list_payments(merchant, limit, cursor)
     observability.current.outcome = "listed"
     return payment_list(page)
@@ -95,16 +96,16 @@ def list_payments() -> Response[str]:
 
 @app.post("/payments/<payment_id>/refunds")
 def post_refund(payment_id: str) -> Response[str]:
+    payment_id = _path_parameter("payment_id", payment_id)
+    event, body = app.current_event.raw_event, app.current_event.body
+    merchant = _merchant()
     from ..models.refunds import CreateRefundRequest
     from .refund_responses import refund_response
 
-    payment_id = _path_parameter("payment_id", payment_id)
-    event = app.current_event.raw_event
-    merchant = _merchant()
     key = parse_key(event)
     observability.current.fields["idempotency_key_hash"] = record_id(merchant, key)
     # No body at all is the empty refund request: all that remains, no reason.
-    refund = parse_body(CreateRefundRequest, app.current_event.body or "{}")
+    refund = parse_body(CreateRefundRequest, body or "{}")
     result = bootstrap.container().create_refund(merchant, key, payment_id, refund, remaining_ms(app.lambda_context))
     observability.current.outcome = result.outcome
     return refund_response(result, base_path(event))
@@ -112,12 +113,12 @@ def post_refund(payment_id: str) -> Response[str]:
 
 @app.get("/payments/<payment_id>/refunds")
 def list_refunds(payment_id: str) -> Response[str]:
+    payment_id = _path_parameter("payment_id", payment_id)
+    merchant, event = _merchant(), app.current_event.raw_event
     from .query import list_query
     from .refund_responses import refund_list
 
-    payment_id = _path_parameter("payment_id", payment_id)
-    merchant = _merchant()
-    limit, cursor = list_query(app.current_event.raw_event)
+    limit, cursor = list_query(event)
     page = bootstrap.container().list_refunds(merchant, payment_id, limit, cursor)
     observability.current.outcome = "listed"
     return refund_list(page)

@@ -28,8 +28,11 @@ def prime() -> dict[str, bool]:
         processor_payment_id="priming",
     )
     answer.model_dump_json(exclude_none=True)
-    settings = bootstrap.settings()
-    primed = {"models": True, "dynamodb": prime_dynamodb(bootstrap.container().client(), settings.idempotency_table)}
+    container = bootstrap.container()
+    settings = container.settings
+    transactions = settings.idempotency_completion == "transaction"
+    client = container.client()
+    primed = {"models": True, "dynamodb": prime_dynamodb(client, settings.idempotency_table, transactions=transactions)}
     if not primed["dynamodb"]:
         logger.warning("priming: the DynamoDB call failed; restored copies pay for it on their first request")
     return primed

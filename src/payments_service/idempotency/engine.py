@@ -175,7 +175,13 @@ class IdempotencyEngine:
             lease_expires_at_ms=lease_until,
         )
         try:
-            self._store.put_new(fresh, now)
+            try:
+                self._store.put_new(fresh, now)
+            except RecordConflict as conflict:
+                if conflict.current is None or not conflict.current.is_expired(now):
+                    raise
+                # Expired, yet refused: the store finished a completion left midway first. Claim it now.
+                self._store.put_new(fresh, now)
             claim = Claim(rid, owner, fresh.reference, lease_until, fresh.expires_at)
         except StoreUnavailable as exc:
             # The put may have applied with its answer lost: give the would-be claim back.

@@ -13,6 +13,9 @@ class Status(enum.StrEnum):
     # Given up after a failure whose downstream effect is unknown: fingerprint, reference and input
     # stay, so the next try (or a recovery job) reuses the same downstream reference.
     RELEASED = "RELEASED"
+    # Decided, its business writes not all applied yet (a completion without a transaction): never handed to
+    # the engine, since the store finishes it first (dal/sequential_completion.py).
+    COMPLETING = "COMPLETING"
 
 
 class IdempotencyRecord(BaseModel):

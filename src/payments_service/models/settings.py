@@ -34,6 +34,11 @@ class Settings(BaseModel):
     inflight_wait_ms: int = Field(default=0, alias="IDEMPOTENCY_INFLIGHT_WAIT_MS", ge=0, le=30_000)
     inflight_poll_ms: int = Field(default=100, alias="IDEMPOTENCY_INFLIGHT_POLL_MS", ge=10, le=5_000)
     replay_cache_size: int = Field(default=0, alias="IDEMPOTENCY_REPLAY_CACHE_SIZE", ge=0)
+    # How a result commits with its business writes: one transaction, or one write at a time behind a decision
+    # on the key where tables cannot run transactions (global tables in strong consistency, docs/multi-region.md).
+    idempotency_completion: Literal["transaction", "sequential"] = Field(
+        default="transaction", alias="IDEMPOTENCY_COMPLETION"
+    )
     # The queue consumer parks messages that can never succeed here (unset: they are left to SQS's redrive).
     dead_letter_queue_url: str = Field(default="", alias="PAYMENT_REQUESTS_DLQ_URL")
     processor: Literal["sandbox", "stripe"] = Field(default="sandbox", alias="PAYMENT_PROCESSOR")
