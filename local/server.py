@@ -315,6 +315,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--template", type=Path, default=None, help="another SAM template (default template.yaml)")
     parser.add_argument(
+        "--completion",
+        choices=["transaction", "sequential"],
+        default=None,
+        help="IDEMPOTENCY_COMPLETION (default: the template's, transaction); sequential is what global tables need",
+    )
+    parser.add_argument(
         "--queue-visibility-seconds",
         type=int,
         default=None,
@@ -333,6 +339,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     overrides = {"SANDBOX_SLOW_SECONDS": str(args.slow_seconds)} if args.slow_seconds is not None else {}
+    if args.completion is not None:
+        overrides["IDEMPOTENCY_COMPLETION"] = args.completion
     try:
         server = _Server(("127.0.0.1", args.port), _Handler)
     except OSError as error:

@@ -107,6 +107,6 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def sequential_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The same, its functions completing keys without a transaction (IDEMPOTENCY_COMPLETION=sequential)."""
-    env = no_aws_environment() | {"IDEMPOTENCY_COMPLETION": "sequential"}
-    with serving(tmp_path_factory.mktemp("sequential-server"), env, "--slow-seconds", "1") as url:
+    args = ("--slow-seconds", "1", "--completion", "sequential")
+    with serving(tmp_path_factory.mktemp("sequential-server"), no_aws_environment(), *args) as url:
         yield url

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..idempotency.errors import IdempotencyError
 from ..idempotency.records import Status
 from ..idempotency.store import StoreUnavailable, WriteRejected
 from .errors import error_code, is_transient
@@ -45,8 +46,9 @@ _NAMES = {
 _INDEX = "#ub, #ua, #us, #att"  # the recovery index's attributes: gone once the key is finished
 
 
-class _Rejected(Exception):
-    """A business write's condition failed and the item does not carry this completion's mark."""
+class _Rejected(IdempotencyError):
+    """A business write's condition failed and the item does not carry this completion's mark (a signal
+    caught in this module, never raised past it)."""
 
     def __init__(self, position: int) -> None:
         super().__init__(f"business write {position} rejected")
