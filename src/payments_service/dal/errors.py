@@ -1,8 +1,11 @@
-"""Sorting boto3 failures into 'try again later' and everything else."""
+"""Sorting boto3 failures into 'try again later' and everything else, and the one translation at the boundary."""
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from .deadline import DeadlineExceeded
 
@@ -38,3 +41,15 @@ def is_transient(error: BaseException) -> bool:
         reasons = error.response.get("CancellationReasons") or []
         return any(r.get("Code") in _TRANSIENT_REASONS for r in reasons)
     return False
+
+
+@contextmanager
+def unavailable_as(unavailable: Callable[[str], Exception]) -> Iterator[None]:
+    """The DynamoDB boundary: a transient failure leaves as `unavailable(code)`; anything else (a refused
+    condition included, which the caller reads) passes unchanged."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as error:
+        if is_transient(error):
+            raise unavailable(error_code(error) if isinstance(error, ClientError) else type(error).__name__) from error
+        raise

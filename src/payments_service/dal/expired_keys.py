@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from ..idempotency.expiry import DELETABLE_WHEN_EXPIRED, ExpiredKey, ExpiredPage, Position, SweepCursor
 from ..idempotency.store import StoreUnavailable
-from .errors import error_code, is_transient
+from .errors import error_code, unavailable_as
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -105,17 +105,9 @@ class DynamoDBExpiredKeys:
         return True
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        try:
+        with unavailable_as(StoreUnavailable):
             response: dict[str, Any] = getattr(self._client(), operation)(**kwargs)
-            return response
-        except ClientError as error:
-            if is_transient(error):
-                raise StoreUnavailable(error_code(error)) from error
-            raise
-        except BotoCoreError as error:
-            if is_transient(error):
-                raise StoreUnavailable(type(error).__name__) from error
-            raise
+        return response
 
 
 def _cursor_key() -> dict[str, Any]:

@@ -10,12 +10,12 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from ..domain.errors import PaymentsError
 from ..domain.lifecycle import FollowUp, PaymentState, payment_sources
 from ..domain.payments import PaymentsUnavailable
-from .errors import error_code, is_transient
+from .errors import error_code, unavailable_as
 from .payments_table import AWAITING_INDEX, FOLLOW_UP_SHARDS
 
 if TYPE_CHECKING:
@@ -89,16 +89,11 @@ class DynamoDBPaymentStates:
     @staticmethod
     def _call(call: Callable[[], Any]) -> Any:
         try:
-            return call()
+            with unavailable_as(PaymentsUnavailable):
+                return call()
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 raise _Refused() from None
-            if is_transient(error):
-                raise PaymentsUnavailable(error_code(error)) from error
-            raise
-        except BotoCoreError as error:
-            if is_transient(error):
-                raise PaymentsUnavailable(type(error).__name__) from error
             raise
 
 

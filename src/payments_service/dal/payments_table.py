@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from ..domain.pages import Page
 from ..domain.payments import PaymentsUnavailable
@@ -29,7 +29,7 @@ from ..domain.refunds import (
 )
 from ..models.payments import DeclinedPayment, Payment, StoredPayment
 from . import paging
-from .errors import error_code, is_transient
+from .errors import error_code, unavailable_as
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -208,36 +208,27 @@ class DynamoDBPaymentsTable:
             condition = "attribute_exists(#amt) AND attribute_not_exists(#avail) AND #amt >= :a"
             values |= {":zero": {"N": "0"}, ":reservations": {"M": {reservation.reference: entry}}}
         try:
-            self._client().update_item(
-                TableName=self._table,
-                Key={"payment_id": {"S": reservation.payment_id}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=_balance_names(update + condition, reservation.reference),
-                ExpressionAttributeValues=values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            with unavailable_as(RefundsUnavailable):
+                self._client().update_item(
+                    TableName=self._table,
+                    Key={"payment_id": {"S": reservation.payment_id}},
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=_balance_names(update + condition, reservation.reference),
+                    ExpressionAttributeValues=values,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 item = error.response.get("Item")
                 raise ReservationRefused(from_item(item) if item else None) from None
-            if is_transient(error):
-                raise RefundsUnavailable(error_code(error)) from error
-            raise
-        except BotoCoreError as error:
-            if is_transient(error):
-                raise RefundsUnavailable(type(error).__name__) from error
             raise
 
     def get(self, payment_id: str) -> StoredPayment | DeclinedPayment | None:
-        try:
+        with unavailable_as(PaymentsUnavailable):
             response = self._client().get_item(
                 TableName=self._table, Key={"payment_id": {"S": payment_id}}, ConsistentRead=True
             )
-        except (ClientError, BotoCoreError) as error:
-            if is_transient(error):
-                raise PaymentsUnavailable(type(error).__name__) from error
-            raise
         item = response.get("Item")
         if not item:
             return None
@@ -264,12 +255,8 @@ class DynamoDBPaymentsTable:
                 "created_at": {"S": start["created_at"]},
                 "payment_id": {"S": start["payment_id"]},
             }
-        try:
+        with unavailable_as(PaymentsUnavailable):
             items = paging.query_at_most(self._client(), query, limit + 1)  # one more: has_more, exactly
-        except (ClientError, BotoCoreError) as error:
-            if is_transient(error):
-                raise PaymentsUnavailable(type(error).__name__) from error
-            raise
         payments = [from_item(item) for item in items[:limit]]
         more = len(items) > limit
         last = payments[-1] if more else None

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from ..domain.errors import PaymentsError
 from ..domain.lifecycle import FollowUp, RefundState, refund_sources
 from ..domain.refunds import RefundsUnavailable
 from ..models.refunds import StoredRefund
-from .errors import error_code, is_transient
+from .errors import error_code, unavailable_as
 from .payments_table import FOLLOW_UP_SHARDS, REVERSED, SETTLED
 from .refunds_table import PENDING_INDEX
 
@@ -120,16 +120,11 @@ class DynamoDBRefundStates:
     @staticmethod
     def _call(call: Callable[[], Any]) -> Any:
         try:
-            return call()
+            with unavailable_as(RefundsUnavailable):
+                return call()
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 raise _Refused() from None
-            if is_transient(error):
-                raise RefundsUnavailable(error_code(error)) from error
-            raise
-        except BotoCoreError as error:
-            if is_transient(error):
-                raise RefundsUnavailable(type(error).__name__) from error
             raise
 
 

@@ -7,13 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ..domain.pages import Page
 from ..domain.refunds import MAX_REFUNDS_PER_PAYMENT, RefundsUnavailable
 from ..models.refunds import Refund, StoredRefund
 from . import paging
-from .errors import is_transient
+from .errors import unavailable_as
 from .payments_table import follow_up_shard
 
 if TYPE_CHECKING:
@@ -108,9 +106,5 @@ class DynamoDBRefundsTable:
 
     @staticmethod
     def _call(call: Callable[[], Any]) -> Any:
-        try:
+        with unavailable_as(RefundsUnavailable):
             return call()
-        except (ClientError, BotoCoreError) as error:
-            if is_transient(error):
-                raise RefundsUnavailable(type(error).__name__) from error
-            raise

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from ..domain.processor import ProcessorUnavailable
-from .errors import error_code, is_transient
+from .errors import error_code, unavailable_as
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -21,27 +21,22 @@ class DynamoDBSandboxCharges:
 
     def record(self, reference: str, charge_id: str) -> None:
         try:
-            self._client().put_item(
-                TableName=self._table,
-                Item={"reference": {"S": reference}, "charge_id": {"S": charge_id}},
-                ConditionExpression="attribute_not_exists(#r)",  # once per reference, like the processor
-                ExpressionAttributeNames={"#r": "reference"},
-            )
-        except (ClientError, BotoCoreError) as error:
-            if isinstance(error, ClientError) and error_code(error) == "ConditionalCheckFailedException":
+            with unavailable_as(ProcessorUnavailable):
+                self._client().put_item(
+                    TableName=self._table,
+                    Item={"reference": {"S": reference}, "charge_id": {"S": charge_id}},
+                    ConditionExpression="attribute_not_exists(#r)",  # once per reference, like the processor
+                    ExpressionAttributeNames={"#r": "reference"},
+                )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
                 return  # charged before under this reference: the same charge
-            if is_transient(error):
-                raise ProcessorUnavailable(type(error).__name__) from error
             raise
 
     def find(self, reference: str) -> str | None:
-        try:
+        with unavailable_as(ProcessorUnavailable):
             response = self._client().get_item(
                 TableName=self._table, Key={"reference": {"S": reference}}, ConsistentRead=True
             )
-        except (ClientError, BotoCoreError) as error:
-            if is_transient(error):
-                raise ProcessorUnavailable(type(error).__name__) from error
-            raise
         item = response.get("Item")
         return item["charge_id"]["S"] if item else None

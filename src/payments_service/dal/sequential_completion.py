@@ -19,12 +19,12 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from ..idempotency.errors import IdempotencyError
 from ..idempotency.records import Status
 from ..idempotency.store import StoreUnavailable, WriteRejected
-from .errors import error_code, is_transient
+from .errors import error_code, unavailable_as
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -161,14 +161,6 @@ class SequentialCompletion:
         return dict(response.get("Attributes") or {})
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        try:
+        with unavailable_as(StoreUnavailable):
             response: dict[str, Any] = getattr(self._client(), operation)(**kwargs)
-            return response
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException" and is_transient(error):
-                raise StoreUnavailable(error_code(error)) from error
-            raise
-        except BotoCoreError as error:
-            if is_transient(error):
-                raise StoreUnavailable(type(error).__name__) from error
-            raise
+        return response

@@ -49,9 +49,12 @@ class IdempotencyStore(Protocol):
         `expires_at`; unresolved from the new lease's end on. RecordConflict otherwise."""
 
     def complete(self, record_id: str, owner: str, result: str, writes: Sequence[object]) -> None:
-        """Mark COMPLETED with `result` and apply the typed business `writes` atomically, if I still own it.
+        """Mark COMPLETED with `result` and apply the typed business `writes` atomically, if I still own it:
+        in one transaction, or in sequence behind a decision on the key that every later read finishes first,
+        so no caller ever sees a completion half applied.
 
-        RecordConflict if the key is no longer mine; WriteRejected if a write's own condition failed."""
+        RecordConflict if the key is no longer mine; WriteRejected if a write's own condition failed (nothing
+        of the completion then stays applied); StoreUnavailable if unknown."""
 
     def release(
         self,
