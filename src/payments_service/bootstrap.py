@@ -157,7 +157,7 @@ class Container:
         from .dal.idempotency_table import DynamoDBIdempotencyStore
         from .idempotency import IdempotencyEngine
         from .idempotency.cache import ReplayCache
-        from .idempotency.engine import InFlightPolicy
+        from .idempotency.requests import InFlightPolicy
 
         settings = self.settings
         return IdempotencyEngine(

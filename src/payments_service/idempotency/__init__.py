@@ -5,9 +5,10 @@ record; a store (the port in store.py) persists it. An HTTP route, a queue recor
 job all run through the same engine.
 """
 
-from .engine import Claim, Completion, IdempotencyEngine, IdempotentRequest, Outcome, Recovery, Verdict
+from .engine import IdempotencyEngine
 from .errors import IdempotencyError, KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
 from .records import IdempotencyRecord, Status
+from .requests import Claim, Completion, IdempotentRequest, InFlightPolicy, Outcome, Recovery, Verdict
 from .store import IdempotencyStore, RecordConflict, StoreUnavailable, WriteRejected
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "IdempotencyRecord",
     "IdempotencyStore",
     "IdempotentRequest",
+    "InFlightPolicy",
     "KeyInUse",
     "KeyReused",
     "Outcome",
