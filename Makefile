@@ -15,6 +15,8 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # What the SAM transform makes of template.yaml (tests/template/sam_transform.py), scanned by checkov too.
 TRANSFORMED := .aws-sam/transformed-template.json
+GLOBAL_TEMPLATE := $(dir $(TRANSFORMED))template-global.yaml
+GLOBAL_LAYOUT := TableReplication=MRSC TableNamePrefix=payments ReplicaRegion=us-east-2 WitnessRegion=us-west-2
 LOAD_STAMP := $(LOAD_VENV)/.installed
 PORT ?= 3000
 DYNAMODB_PORT ?= 8000
@@ -129,6 +131,11 @@ lint-template: $(SAM_STAMP) $(CHECKOV_STAMP)
 	AWS_DEFAULT_REGION=$(AWS_REGION) $(SAM_VENV)/bin/python tests/template/sam_transform.py --checkov template.yaml > $(TRANSFORMED)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
 		-f template.yaml -f $(TRANSFORMED)
+	# and the global tables' layout (MRSC with a witness), which the defaults leave out
+	$(SAM_VENV)/bin/python tests/template/with_defaults.py template.yaml $(GLOBAL_LAYOUT) > $(GLOBAL_TEMPLATE)
+	AWS_DEFAULT_REGION=$(AWS_REGION) $(SAM_VENV)/bin/cfn-lint $(GLOBAL_TEMPLATE)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+		-f $(GLOBAL_TEMPLATE)
 
 build: $(SAM_STAMP)  ## sam build, no Docker: wheels are picked for the Lambda runtime (see src/Makefile)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --template template.yaml --build-dir $(BUILD_DIR)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -104,22 +106,98 @@ def parameter_defaults() -> dict[str, str]:
     return {k: str(v.get("Default", "")) for k, v in load().get("Parameters", {}).items()}
 
 
-def resolve(value: Any, refs: dict[str, str] | None = None) -> Any:
-    """A property's value locally: !Ref -> `refs` (resources made locally) or the parameter's default;
-    !GetAtt X.Arn -> refs['X.Arn']; conditions (!If...) -> None, so the code's defaults apply."""
+# The pseudo parameters as the local stack (moto's default account) has them.
+PSEUDO_PARAMETERS = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
+
+
+def _parameters(overrides: dict[str, str] | None) -> dict[str, str]:
+    return {**PSEUDO_PARAMETERS, **parameter_defaults(), **(overrides or {})}
+
+
+def _join(argument: list[Any], params: dict[str, str]) -> str:
+    separator, parts = argument
+    items = _holds(parts, params)  # a CommaDelimitedList parameter arrives as one string
+    items = items.split(",") if isinstance(items, str) else [_holds(part, params) for part in items]
+    return str(separator).join(str(item) for item in items)
+
+
+def _holds(expression: Any, params: dict[str, str]) -> Any:
+    """A condition or rule expression under `params`. Written here because neither cfn-lint nor SAM
+    evaluates conditions or rules for given parameter values."""
+    if not isinstance(expression, dict):
+        return expression
+    (name, argument), *_ = expression.items()
+    if name not in _OPERATORS:
+        raise ValueError(f"cannot evaluate {name} locally")
+    return _OPERATORS[name](argument, params)
+
+
+def condition(name: str, params: dict[str, str] | None = None) -> bool:
+    """A template condition under the parameter defaults, with `params` overriding them."""
+    return bool(_holds(load()["Conditions"][name], _parameters(params)))
+
+
+_OPERATORS: dict[str, Callable[[Any, dict[str, str]], Any]] = {
+    "Ref": lambda name, params: params[name],
+    "Condition": condition,
+    "Fn::Condition": condition,  # how the short form !Condition loads
+    "Fn::Equals": lambda sides, params: str(_holds(sides[0], params)) == str(_holds(sides[1], params)),
+    "Fn::Not": lambda operand, params: not _holds(operand[0], params),
+    "Fn::And": lambda parts, params: all(_holds(part, params) for part in parts),
+    "Fn::Or": lambda parts, params: any(_holds(part, params) for part in parts),
+    "Fn::Join": _join,
+}
+
+
+def rule_violations(params: dict[str, str] | None = None) -> list[str]:
+    """The AssertDescription of every template rule assertion these parameter values break (what
+    CloudFormation would refuse at deploy time)."""
+    values = _parameters(params)
+    broken = []
+    for rule in load().get("Rules", {}).values():
+        if "RuleCondition" in rule and not _holds(rule["RuleCondition"], values):
+            continue
+        broken += [a["AssertDescription"] for a in rule["Assertions"] if not _holds(a["Assert"], values)]
+    return broken
+
+
+def _substitute(text: str, names: dict[str, str]) -> str | None:
+    """!Sub's ${Name} placeholders filled from `names`; None if one is not known locally."""
+    try:
+        return re.sub(r"\$\{([^}!]+)\}", lambda m: str(names[m[1]]), text)
+    except KeyError:
+        return None
+
+
+def _function(name: str, argument: Any, refs: dict[str, str], params: dict[str, str] | None) -> Any:
+    if name == "Ref":
+        if argument in refs:
+            return refs[argument]
+        return None if argument == "AWS::NoValue" else _parameters(params).get(argument)
+    if name == "Fn::GetAtt":
+        return refs.get(".".join(argument))
+    if name == "Fn::If":
+        chosen = argument[1] if condition(argument[0], params) else argument[2]
+        return resolve(chosen, refs, params)
+    if name == "Fn::Sub" and isinstance(argument, str):
+        return _substitute(argument, {**_parameters(params), **refs})
+    return None
+
+
+def resolve(value: Any, refs: dict[str, str] | None = None, params: dict[str, str] | None = None) -> Any:
+    """A property's value locally: !Ref -> `refs` (resources made locally) or the parameter's value;
+    !GetAtt X.Arn -> refs['X.Arn']; !If -> the branch its condition picks under the parameters
+    (defaults, overridden by `params`); !Sub of known names -> the string; other functions and
+    AWS::NoValue -> None."""
     refs = refs or {}
     if isinstance(value, dict) and len(value) == 1:
         (name, argument), *_ = value.items()
-        if name == "Ref":
-            return refs.get(argument) if argument in refs else parameter_defaults().get(argument)
-        if name == "Fn::GetAtt":
-            return refs.get(".".join(argument))
-        if name.startswith("Fn::"):
-            return None
+        if name == "Ref" or name.startswith("Fn::"):
+            return _function(name, argument, refs, params)
     if isinstance(value, dict):
-        return {k: resolve(v, refs) for k, v in value.items()}
+        return {k: resolve(v, refs, params) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve(v, refs) for v in value]
+        return [resolve(v, refs, params) for v in value]
     return value
 
 
@@ -185,12 +263,15 @@ def code_uri(logical_id: str | None = None) -> Path:
     return ROOT / str(function(logical_id)[1]["Properties"]["CodeUri"])
 
 
-def environment(refs: dict[str, str], logical_id: str | None = None) -> dict[str, str]:
-    """The function's environment with !Ref to local resources (`refs`: tables, queue URLs) resolved;
-    other !Ref take parameter defaults; conditions (tracing) keep the code's defaults locally."""
+def environment(
+    refs: dict[str, str], logical_id: str | None = None, params: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The function's environment with !Ref to local resources (`refs`: tables, queue URLs) resolved,
+    other !Ref and conditions taken under the parameter defaults (or `params`); values that resolve
+    to nothing keep the code's defaults."""
     env: dict[str, str] = {}
     for key, value in function(logical_id)[1]["Properties"]["Environment"]["Variables"].items():
-        resolved = resolve(value, refs)
+        resolved = resolve(value, refs, params)
         if resolved is not None:
             env[key] = str(resolved)
     return env

@@ -35,7 +35,10 @@ def test_the_pipe_reads_new_payment_records_and_puts_them_on_the_bus() -> None:
     table = template.resources("AWS::DynamoDB::Table")["PaymentsTable"]["Properties"]
     # Old images too: the status-change pipe compares a record's status before and after
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
-    assert pipe["Source"] == {"Fn::GetAtt": ["PaymentsTable", "StreamArn"]}
+    refs = {"PaymentsTable.StreamArn": "table-stream", "PaymentsGlobalTable.StreamArn": "replica-stream"}
+    assert template.resolve(pipe["Source"], refs) == "table-stream"
+    global_tables = {"TableReplication": "MREC", "TableNamePrefix": "pay", "ReplicaRegion": "us-west-2"}
+    assert template.resolve(pipe["Source"], refs, global_tables) == "replica-stream"  # this Region's replica
     assert pipe["Target"] == {"Fn::GetAtt": ["PaymentEventsBus", "Arn"]}
     [pattern] = pipe["SourceParameters"]["FilterCriteria"]["Filters"]
     assert json.loads(pattern["Pattern"]) == {"eventName": ["INSERT"]}  # a record is written once: one event

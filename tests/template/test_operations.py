@@ -86,6 +86,14 @@ def test_the_queue_is_watched_for_dead_letters_and_a_failing_consumer(sam: dict[
     assert errors["Dimensions"][0]["Value"] == {"Ref": "PaymentQueueFunction"}
 
 
+def _single_region(value: Any) -> Any:
+    """A table reference as the single-Region layout (the default) takes it; global tables have
+    their own test (tests/unit/test_template_global_tables.py)."""
+    if isinstance(value, dict) and value.get("Fn::If", [None])[0] == "SingleRegionTables":
+        return value["Fn::If"][1]
+    return value
+
+
 def _table_of(arn: str) -> str:
     found = re.match(r"\$\{(\w+)\.Arn\}", arn)
     assert found, arn
@@ -95,7 +103,7 @@ def _table_of(arn: str) -> str:
 def test_dynamodb_alarms_cover_both_tables_and_every_operation_the_function_may_call(sam: dict[str, Any]) -> None:
     tables = set(of_type(sam, "AWS::DynamoDB::Table"))
     metrics = [m for alarm in _alarms(sam).values() for m in _metrics_of(alarm) if m[0] == "AWS/DynamoDB"]
-    throttles = {(m, d["TableName"]["Ref"]) for _, m, d in metrics if m.endswith("ThrottleEvents")}
+    throttles = {(m, _single_region(d["TableName"])["Ref"]) for _, m, d in metrics if m.endswith("ThrottleEvents")}
     assert throttles == {(m, t) for m in ("ReadThrottleEvents", "WriteThrottleEvents") for t in tables}
     # System errors are per operation: each table's IAM actions, and the transaction that writes both
     allowed: set[tuple[str, str]] = {("TransactWriteItems", t) for t in tables}
@@ -107,11 +115,11 @@ def test_dynamodb_alarms_cover_both_tables_and_every_operation_the_function_may_
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 if not all(action.startswith("dynamodb:") for action in actions):
                     continue  # the queue consumer's dead letters
-                resource = statement["Resource"]
+                resource = _single_region(statement["Resource"])
                 # the table itself, or one of its indexes ("${Table.Arn}/index/...")
                 table = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else _table_of(resource["Fn::Sub"])
                 allowed |= {(action.removeprefix("dynamodb:"), table) for action in actions}
-    errors = {(d["Operation"], d["TableName"]["Ref"]) for _, m, d in metrics if m == "SystemErrors"}
+    errors = {(d["Operation"], _single_region(d["TableName"])["Ref"]) for _, m, d in metrics if m == "SystemErrors"}
     assert errors == allowed
     # Missing data points count as zero, so one quiet table does not blind the sum
     for name in [n for n in _alarms(sam) if n.startswith("DynamoDb")]:
@@ -120,7 +128,7 @@ def test_dynamodb_alarms_cover_both_tables_and_every_operation_the_function_may_
 
 
 def test_the_dashboard_shows_every_outcome_metric_the_function_emits(sam: dict[str, Any]) -> None:
-    body_template = sam["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    body_template, _names = sam["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     # Given the body with every ${...} substituted, as CloudFormation does
     body = json.loads(re.sub(r"\$\{[^}]+\}", "x", body_template))
     environment = sam["Resources"]["PaymentsFunction"]["Properties"]["Environment"]["Variables"]
