@@ -166,6 +166,23 @@ def test_the_engine_imports_nothing_of_payments_http_or_dynamodb() -> None:
     assert {i for i in imports if i.startswith("..")} == set()  # only its own modules and the standard library
 
 
+def test_one_handler_module_owns_the_idempotency_key() -> None:
+    owners = {
+        path.name
+        for path in (SRC / "handlers").glob("*.py")
+        if any(i.endswith("idempotency.keys") for i in _imports_of(path))
+    }
+    assert owners == {"idempotency_key.py"}  # parsing, "sent twice" and the log hash: one place
+
+
+def _imports_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            found.add("." * node.level + (node.module or ""))
+    return found
+
+
 def test_use_cases_know_neither_http_nor_boto3() -> None:
     imports = _imports(SRC / "logic") | _imports(SRC / "domain")
     forbidden = ("..handlers", "..dal", "boto", "aws_lambda_powertools.event_handler", "botocore")

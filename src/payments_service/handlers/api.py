@@ -11,10 +11,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import bootstrap
-from ..idempotency.keys import record_id
 from ..models.payments import CreatePaymentRequest
 from . import observability
-from .idempotency_key import parse_key
+from .idempotency_key import key_hash, parse_key
 from .invocation import remaining_ms
 from .links import base_path
 from .observability import Observation, logger, metrics
@@ -61,7 +60,7 @@ def post_payment() -> Response[str]:
     event = app.current_event.raw_event
     merchant = _merchant()
     key = parse_key(event)
-    observability.current.fields["idempotency_key_hash"] = record_id(merchant, key)
+    observability.current.fields["idempotency_key_hash"] = key_hash(merchant, key)
     payment = parse_body(CreatePaymentRequest, app.current_event.body)
     result = bootstrap.container().create_payment(merchant, key, payment, remaining_ms(app.lambda_context))
     observability.current.outcome = result.outcome
@@ -103,7 +102,7 @@ def post_refund(payment_id: str) -> Response[str]:
     from .refund_responses import refund_response
 
     key = parse_key(event)
-    observability.current.fields["idempotency_key_hash"] = record_id(merchant, key)
+    observability.current.fields["idempotency_key_hash"] = key_hash(merchant, key)
     # No body at all is the empty refund request: all that remains, no reason.
     refund = parse_body(CreateRefundRequest, body or "{}")
     result = bootstrap.container().create_refund(merchant, key, payment_id, refund, remaining_ms(app.lambda_context))

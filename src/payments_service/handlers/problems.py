@@ -32,10 +32,9 @@ from ..domain.refunds import (
     TooManyRefunds,
 )
 from ..idempotency import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
-from ..idempotency.keys import InvalidKey
 from ..logic.create_payment import PaymentConflict
 from ..models.problems import PROBLEM_BASE
-from .idempotency_key import MissingKey
+from .idempotency_key import InvalidKey, MissingKey
 from .principal import Unauthenticated
 from .query import InvalidQuery
 from .queue_messages import MessageOutlivedItsKey

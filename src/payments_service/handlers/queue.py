@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import bootstrap
 from ..domain.errors import Transient
-from ..idempotency.keys import record_id
+from .idempotency_key import key_hash
 from .invocation import remaining_ms
 from .observability import OUTCOMES, Observation, logger, metrics
 from .payment_responses import payment_status
@@ -39,7 +39,7 @@ def _consume(record: SQSRecord, context: LambdaContext | None) -> str:
         refuse_if_outlived(record, time.time_ns() // 1_000_000, bootstrap.settings().retention_seconds)
         message: PaymentMessage = parse_message(record)
         observation.fields["merchant"] = message.merchant
-        observation.fields["idempotency_key_hash"] = record_id(message.merchant, message.key)
+        observation.fields["idempotency_key_hash"] = key_hash(message.merchant, message.key)
         # No customer waits behind a queued payment: 3-D Secure is a decline here, never a payment left open.
         result = bootstrap.container().create_payment(
             message.merchant, message.key, message.request, remaining_ms(context), off_session=True

@@ -10,7 +10,7 @@ import enum
 
 from ..domain.errors import Busy, Conflict, Invalid, Misconfigured, Refused, Transient
 from ..idempotency import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
-from ..idempotency.keys import InvalidKey
+from .idempotency_key import InvalidKey
 
 
 class QueueAction(enum.Enum):

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ..domain.errors import Refused
-from ..idempotency.keys import validate_key
 from ..models.payments import CreatePaymentRequest
-from .idempotency_key import MissingKey
+from .idempotency_key import MissingKey, message_key
 from .principal import Unauthenticated
 from .transport import MAX_BODY_BYTES, BodyRejected, parse_body
 
@@ -68,4 +67,4 @@ def parse_message(record: SQSRecord) -> PaymentMessage:
     body = record.body or ""
     if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise BodyRejected("payload-too-large", 413, f"The body must not exceed {MAX_BODY_BYTES} bytes")
-    return PaymentMessage(merchant, validate_key(key), parse_body(CreatePaymentRequest, body))
+    return PaymentMessage(merchant, message_key(key), parse_body(CreatePaymentRequest, body))
