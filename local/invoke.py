@@ -4,6 +4,9 @@ Like `sam local invoke`: the function's JSON alone on stdout (so `| jq` works), 
 Gateway REST proxy event goes to the API's function, an SQS event (`Records` from `aws:sqs`) to the queue's
 (`sam local invoke PaymentQueueFunction -e`). Several events run in order, one environment per function,
 on one embedded DynamoDB (and SQS, for the dead-letter queue), so create then replay shows the replay.
+Unlike `sam local invoke`, a chain carries ids: the fixtures' placeholder payment and refund ids are replaced
+by the last ones an earlier event's response created, so `create_payment get_payment create_refund get_refund`
+shows each route working on the payment the chain made.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from . import template
 from .environments import EnvironmentFailed
 from .runtime import LOCAL_WEBHOOK_SECRET, LocalRuntime
 
+# The ids events/*.json use for "the payment" and "the refund" (no such records exist on a fresh run).
+PLACEHOLDERS = {"pay_": "pay_0123456789abcdef01234567", "re_": "re_0123456789abcdef01234567"}
 REQUIRED = {"httpMethod": str, "path": str, "requestContext": dict}
 OPTIONAL = {"headers": dict, "multiValueHeaders": dict, "body": str, "pathParameters": dict}
 
@@ -97,6 +102,35 @@ def _stripe_signature(payload: bytes, secret: str) -> str:
     return f"t={at},v1={hmac.new(secret.encode(), f'{at}.'.encode() + payload, hashlib.sha256).hexdigest()}"
 
 
+def _created_ids(response: Any) -> dict[str, str]:
+    """{placeholder: id} for a payment or refund an API response created (201) or returned."""
+    if not isinstance(response, dict) or response.get("statusCode") not in (200, 201):
+        return {}
+    try:
+        body = json.loads(response.get("body") or "")
+    except ValueError:
+        return {}
+    found = {}
+    for prefix, placeholder in PLACEHOLDERS.items():
+        for field in ("id", "payment_id"):
+            value = body.get(field) if isinstance(body, dict) else None
+            if isinstance(value, str) and value.startswith(prefix):
+                found[placeholder] = value
+    return found
+
+
+def _with_ids(event: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
+    """The event with placeholder ids replaced in its path, path parameters and request context."""
+    replaced = dict(event)
+    for part in ("path", "pathParameters", "requestContext"):  # never the body: a signature covers it
+        if part in event:
+            text = json.dumps(event[part])
+            for placeholder, value in ids.items():
+                text = text.replace(placeholder, value)
+            replaced[part] = json.loads(text)
+    return replaced
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
@@ -111,15 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     failed = False
     with contextlib.redirect_stdout(sys.stderr), LocalRuntime(concurrency=1, queue_concurrency=1) as runtime:
+        ids: dict[str, str] = {}
         for function, event in events:
             try:
-                invocation = runtime.invoke(event, function=function)
+                invocation = runtime.invoke(_with_ids(event, ids), function=function)
             except EnvironmentFailed as error:
                 print(f"error: the function did not answer: {error}", file=sys.stderr)
                 return 1
             assert invocation is not None  # one environment, used in turn: never busy
             failed = failed or invocation.error is not None
             result = invocation.response if invocation.error is None else invocation.error
+            ids |= _created_ids(result)
             print(json.dumps(result, indent=2), file=out, flush=True)
     return 1 if failed else 0
 

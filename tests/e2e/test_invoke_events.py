@@ -122,6 +122,18 @@ def test_events_in_sequence_show_replay_and_mismatch() -> None:
     assert responses[4]["body"] == responses[3]["body"]
 
 
+def test_a_chain_carries_the_ids_it_created_so_every_fixture_shows_its_route_working() -> None:
+    chain = ("create_payment", "get_payment", "create_refund", "get_refund", "list_refunds", "get_payment")
+    responses = make_invoke(*chain)
+    assert [r["statusCode"] for r in responses] == [201, 200, 201, 200, 200, 200]
+    payment, refund = json.loads(responses[0]["body"]), json.loads(responses[2]["body"])
+    assert json.loads(responses[1]["body"]) == payment
+    assert refund["payment_id"] == payment["id"]
+    assert json.loads(responses[3]["body"]) == refund
+    assert [r["id"] for r in json.loads(responses[4]["body"])["data"]] == [refund["id"]]
+    assert json.loads(responses[5]["body"])["amount_refunded"] == refund["amount"]
+
+
 @pytest.mark.parametrize(
     ("content", "says"),
     [
