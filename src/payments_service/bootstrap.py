@@ -164,7 +164,7 @@ class Container:
             DynamoDBIdempotencyStore(
                 self.client,
                 settings.idempotency_table,
-                BusinessWrites(self.payments, self.refunds),
+                BusinessWrites(self.payments, lambda: self.refunds),
                 completion=settings.idempotency_completion,
             ),
             retention_seconds=settings.retention_seconds,

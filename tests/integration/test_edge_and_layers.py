@@ -200,5 +200,5 @@ def test_every_outcome_the_problem_map_can_give_is_a_known_outcome() -> None:
     from payments_service.handlers import problems
     from payments_service.handlers.observability import OUTCOMES
 
-    given = {problems._INTERNAL.outcome} | {build(_AnyError()).outcome for build in problems._PROBLEMS.values()}
+    given = {problems._INTERNAL.outcome} | {build(_AnyError()).outcome for build in problems._problems().values()}
     assert given <= set(OUTCOMES), given - set(OUTCOMES)

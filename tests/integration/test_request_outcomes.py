@@ -208,7 +208,7 @@ def test_every_problem_names_an_outcome_its_status_may_answer() -> None:
         __cause__ = None
 
     built = [problems._INTERNAL] + [
-        build(AnyError()) for cls, build in problems._PROBLEMS.items() if cls is not BodyRejected
+        build(AnyError()) for cls, build in problems._problems().items() if cls is not BodyRejected
     ]
     built += [problems.problem_for(BodyRejected("x", status, "x")) for status in (400, 413, 415)]
     for problem in built:

@@ -19,20 +19,14 @@ from botocore.exceptions import ClientError
 
 from ..domain.pages import Page
 from ..domain.payments import PaymentsUnavailable
-from ..domain.refunds import (
-    MAX_REFUNDS_PER_PAYMENT,
-    GiveBackRefund,
-    RefundsUnavailable,
-    Reservation,
-    ReservationRefused,
-    SettleRefund,
-)
 from ..models.payments import DeclinedPayment, Payment, StoredPayment
 from . import paging
 from .errors import error_code, unavailable_as
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from ..domain.refunds import GiveBackRefund, Reservation, SettleRefund
 
 BY_MERCHANT_INDEX = "by_merchant_created"  # template.yaml: merchant_id HASH, created_at RANGE
 # Sparse: only payments awaiting their customer (3-D Secure) carry its keys, so the reconciler finds them
@@ -190,6 +184,8 @@ class DynamoDBPaymentsTable:
 
     def reserve(self, payment: StoredPayment, reservation: Reservation) -> None:
         """One conditional UpdateItem: available -> pending under the reference, if enough is available."""
+        from ..domain.refunds import MAX_REFUNDS_PER_PAYMENT, RefundsUnavailable, ReservationRefused  # refunds only
+
         entry = {
             "M": {
                 "amount": {"N": str(reservation.amount)},

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from ..domain.pages import InvalidCursor
 from ..domain.payments import PaymentsUnavailable
 from ..domain.processor import (
     InvalidPaymentRequest,
@@ -19,25 +19,12 @@ from ..domain.processor import (
     ProcessorMisconfigured,
     ProcessorUnavailable,
 )
-from ..domain.processor_events import InvalidEvent, InvalidSignature
-from ..domain.refunds import (
-    MAX_REFUNDS_PER_PAYMENT,
-    PaymentBusy,
-    PaymentDeclined,
-    PaymentNotFound,
-    PaymentNotSucceeded,
-    RefundConflict,
-    RefundExceedsPayment,
-    RefundsUnavailable,
-    TooManyRefunds,
-)
 from ..idempotency import KeyInUse, KeyReused, ReferenceExpired, TemporarilyUnavailable
 from ..logic.create_payment import PaymentConflict
 from ..models.problems import PROBLEM_BASE
 from .idempotency_key import InvalidKey, MissingKey
 from .principal import Unauthenticated
 from .query import InvalidQuery
-from .queue_messages import MessageOutlivedItsKey
 from .transport import BodyRejected, InvalidBody
 
 PROBLEM_JSON = "application/problem+json"
@@ -125,140 +112,174 @@ def _invalid_body(error: InvalidBody) -> Problem:
     )
 
 
-_PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
-    BodyRejected: lambda e: Problem(e.slug, e.status, e.detail, "invalid"),
-    InvalidBody: _invalid_body,
-    MissingKey: lambda e: Problem("missing-idempotency-key", 400, str(e), "invalid"),
-    InvalidKey: lambda e: Problem("invalid-idempotency-key", 400, str(e), "invalid"),
-    Unauthenticated: lambda e: Problem("unauthenticated", 401, str(e), "unauthenticated"),
-    NotFoundError: lambda e: Problem("not-found", 404, "No such resource", "not_found"),
-    KeyInUse: lambda e: Problem(
-        "idempotency-key-in-use",
-        409,
-        "The first request with this key is still being processed; retry later",
-        "in_flight",
-        retry_after(e.retry_after_seconds),
-    ),
-    KeyReused: lambda e: Problem(
-        "idempotency-key-reused", 422, "This Idempotency-Key was already used with a different request body", "mismatch"
-    ),
-    ReferenceExpired: lambda e: Problem(
-        "idempotency-key-expired-at-processor",
-        422,
-        "The first attempt with this key ended with an unknown outcome longer ago than the processor deduplicates"
-        " retries; it is left to reconciliation. Check GET /payments before paying again with a new key",
-        "reference_expired",
-    ),
-    InvalidPaymentSource: lambda e: Problem(
-        "invalid-payment-source", 400, "The payment source is not recognised by the processor", "rejected"
-    ),
-    InvalidPaymentRequest: lambda e: Problem(
-        "payment-refused-by-processor",
-        400,
-        "The processor refused the request's amount or currency; nothing was charged",
-        "rejected",
-        {},
-        {"code": e.code, "param": e.param},
-    ),
-    # Ours to fix, never the client's: 500s, each with its own outcome (a metric to alarm on) and an ERROR log.
-    ProcessorMisconfigured: lambda e: Problem(
-        "processor-error", 500, "The payment processor refused our credentials; it has been logged", "processor_auth"
-    ),
-    ProcessorIdempotencyError: lambda e: Problem(
-        "processor-error",
-        500,
-        "The payment processor refused a retry of this payment; nothing new was charged and it has been logged",
-        "processor_idempotency",
-    ),
-    PaymentConflict: lambda e: Problem(
-        "payment-conflict",
-        409,
-        "A payment for this key is already recorded inconsistently; contact support",
-        "inconsistent",
-    ),
-    TemporarilyUnavailable: lambda e: Problem(
-        "service-unavailable",
-        503,
-        "A dependency failed transiently; retry with the same Idempotency-Key",
-        _unavailable(e),
-        retry_after(e.retry_after_seconds),
-    ),
-    ProcessorUnavailable: lambda e: Problem(
-        "service-unavailable",
-        503,
-        "The payment processor is unreachable; retry later",
-        "processor_unavailable",
-        retry_after(1),
-    ),
-    PaymentsUnavailable: lambda e: Problem(
-        "service-unavailable", 503, "Payments are temporarily unreadable", "unavailable", retry_after(1)
-    ),
-    InvalidQuery: lambda e: Problem(
-        "invalid-request", 400, "The query does not match the schema", "invalid", {}, {"errors": e.errors}
-    ),
-    InvalidCursor: lambda e: Problem(
-        "invalid-cursor", 400, "starting_after must be a next_cursor this list returned", "invalid"
-    ),
-    PaymentNotFound: lambda e: Problem("not-found", 404, "No such payment", "not_found"),
-    PaymentNotSucceeded: lambda e: Problem(
-        "payment-not-succeeded",
-        409,
-        "The payment awaits its customer, failed or was canceled: nothing was charged, nothing can be refunded",
-        "rejected",
-    ),
-    PaymentDeclined: lambda e: Problem(
-        "payment-declined", 409, "The payment was declined: nothing was charged, nothing can be refunded", "rejected"
-    ),
-    RefundExceedsPayment: lambda e: Problem(
-        "refund-exceeds-payment",
-        409,
-        f"At most {e.remaining} remains refundable on this payment; nothing was reserved",
-        "refund_exceeds_payment",
-        {},
-        {"remaining_amount": e.remaining},
-    ),
-    TooManyRefunds: lambda e: Problem(
-        "too-many-refunds",
-        409,
-        f"A payment has at most {MAX_REFUNDS_PER_PAYMENT} refunds; nothing was reserved",
-        "rejected",
-        {},
-        {"max_refunds": MAX_REFUNDS_PER_PAYMENT},
-    ),
-    PaymentBusy: lambda e: Problem(
-        "service-unavailable",
-        503,
-        "Other refunds of this payment kept changing its balance; retry with the same Idempotency-Key",
-        "busy",
-        retry_after(1),
-    ),
-    RefundConflict: lambda e: Problem(
-        "refund-conflict", 409, "This refund's reservation is recorded inconsistently; contact support", "inconsistent"
-    ),
-    RefundsUnavailable: lambda e: Problem(
-        "service-unavailable", 503, "Refunds are temporarily unreadable", "unavailable", retry_after(1)
-    ),
-    # Webhooks: nothing changes; the sender is told why without being told what would have passed.
-    InvalidSignature: lambda e: Problem(
-        "invalid-signature",
-        400,
-        "The Stripe-Signature header is missing, does not match the body, or is too old",
-        "invalid_signature",
-    ),
-    MessageOutlivedItsKey: lambda e: Problem(
-        "message-older-than-key-retention",
-        422,
-        "The message was first sent longer ago than its Idempotency-Key is kept; it was not charged",
-        "invalid",
-    ),
-    InvalidEvent: lambda e: Problem("invalid-event", 400, "The body is not an event this API can read", "invalid"),
-}
+@cache
+def _problems() -> dict[type[Exception], Callable[[Any], Problem]]:
+    """Every mapped error class and its problem. Built at the first error, not at import: the refund,
+    listing, webhook and queue errors' modules are not on a first POST /payments's path (issue 23)."""
+    from ..domain.pages import InvalidCursor
+    from ..domain.processor_events import InvalidEvent, InvalidSignature
+    from ..domain.refunds import (
+        MAX_REFUNDS_PER_PAYMENT,
+        PaymentBusy,
+        PaymentDeclined,
+        PaymentNotFound,
+        PaymentNotSucceeded,
+        RefundConflict,
+        RefundExceedsPayment,
+        RefundsUnavailable,
+        TooManyRefunds,
+    )
+    from .queue_messages import MessageOutlivedItsKey
+
+    return {
+        BodyRejected: lambda e: Problem(e.slug, e.status, e.detail, "invalid"),
+        InvalidBody: _invalid_body,
+        MissingKey: lambda e: Problem("missing-idempotency-key", 400, str(e), "invalid"),
+        InvalidKey: lambda e: Problem("invalid-idempotency-key", 400, str(e), "invalid"),
+        Unauthenticated: lambda e: Problem("unauthenticated", 401, str(e), "unauthenticated"),
+        NotFoundError: lambda e: Problem("not-found", 404, "No such resource", "not_found"),
+        KeyInUse: lambda e: Problem(
+            "idempotency-key-in-use",
+            409,
+            "The first request with this key is still being processed; retry later",
+            "in_flight",
+            retry_after(e.retry_after_seconds),
+        ),
+        KeyReused: lambda e: Problem(
+            "idempotency-key-reused",
+            422,
+            "This Idempotency-Key was already used with a different request body",
+            "mismatch",
+        ),
+        ReferenceExpired: lambda e: Problem(
+            "idempotency-key-expired-at-processor",
+            422,
+            "The first attempt with this key ended with an unknown outcome longer ago than the processor deduplicates"
+            " retries; it is left to reconciliation. Check GET /payments before paying again with a new key",
+            "reference_expired",
+        ),
+        InvalidPaymentSource: lambda e: Problem(
+            "invalid-payment-source", 400, "The payment source is not recognised by the processor", "rejected"
+        ),
+        InvalidPaymentRequest: lambda e: Problem(
+            "payment-refused-by-processor",
+            400,
+            "The processor refused the request's amount or currency; nothing was charged",
+            "rejected",
+            {},
+            {"code": e.code, "param": e.param},
+        ),
+        # Ours to fix, never the client's: 500s, each with its own outcome (a metric to alarm on) and an ERROR log.
+        ProcessorMisconfigured: lambda e: Problem(
+            "processor-error",
+            500,
+            "The payment processor refused our credentials; it has been logged",
+            "processor_auth",
+        ),
+        ProcessorIdempotencyError: lambda e: Problem(
+            "processor-error",
+            500,
+            "The payment processor refused a retry of this payment; nothing new was charged and it has been logged",
+            "processor_idempotency",
+        ),
+        PaymentConflict: lambda e: Problem(
+            "payment-conflict",
+            409,
+            "A payment for this key is already recorded inconsistently; contact support",
+            "inconsistent",
+        ),
+        TemporarilyUnavailable: lambda e: Problem(
+            "service-unavailable",
+            503,
+            "A dependency failed transiently; retry with the same Idempotency-Key",
+            _unavailable(e),
+            retry_after(e.retry_after_seconds),
+        ),
+        ProcessorUnavailable: lambda e: Problem(
+            "service-unavailable",
+            503,
+            "The payment processor is unreachable; retry later",
+            "processor_unavailable",
+            retry_after(1),
+        ),
+        PaymentsUnavailable: lambda e: Problem(
+            "service-unavailable", 503, "Payments are temporarily unreadable", "unavailable", retry_after(1)
+        ),
+        InvalidQuery: lambda e: Problem(
+            "invalid-request", 400, "The query does not match the schema", "invalid", {}, {"errors": e.errors}
+        ),
+        InvalidCursor: lambda e: Problem(
+            "invalid-cursor", 400, "starting_after must be a next_cursor this list returned", "invalid"
+        ),
+        PaymentNotFound: lambda e: Problem("not-found", 404, "No such payment", "not_found"),
+        PaymentNotSucceeded: lambda e: Problem(
+            "payment-not-succeeded",
+            409,
+            "The payment awaits its customer, failed or was canceled: nothing was charged, nothing can be refunded",
+            "rejected",
+        ),
+        PaymentDeclined: lambda e: Problem(
+            "payment-declined",
+            409,
+            "The payment was declined: nothing was charged, nothing can be refunded",
+            "rejected",
+        ),
+        RefundExceedsPayment: lambda e: Problem(
+            "refund-exceeds-payment",
+            409,
+            f"At most {e.remaining} remains refundable on this payment; nothing was reserved",
+            "refund_exceeds_payment",
+            {},
+            {"remaining_amount": e.remaining},
+        ),
+        TooManyRefunds: lambda e: Problem(
+            "too-many-refunds",
+            409,
+            f"A payment has at most {MAX_REFUNDS_PER_PAYMENT} refunds; nothing was reserved",
+            "rejected",
+            {},
+            {"max_refunds": MAX_REFUNDS_PER_PAYMENT},
+        ),
+        PaymentBusy: lambda e: Problem(
+            "service-unavailable",
+            503,
+            "Other refunds of this payment kept changing its balance; retry with the same Idempotency-Key",
+            "busy",
+            retry_after(1),
+        ),
+        RefundConflict: lambda e: Problem(
+            "refund-conflict",
+            409,
+            "This refund's reservation is recorded inconsistently; contact support",
+            "inconsistent",
+        ),
+        RefundsUnavailable: lambda e: Problem(
+            "service-unavailable", 503, "Refunds are temporarily unreadable", "unavailable", retry_after(1)
+        ),
+        # Webhooks: nothing changes; the sender is told why without being told what would have passed.
+        InvalidSignature: lambda e: Problem(
+            "invalid-signature",
+            400,
+            "The Stripe-Signature header is missing, does not match the body, or is too old",
+            "invalid_signature",
+        ),
+        MessageOutlivedItsKey: lambda e: Problem(
+            "message-older-than-key-retention",
+            422,
+            "The message was first sent longer ago than its Idempotency-Key is kept; it was not charged",
+            "invalid",
+        ),
+        InvalidEvent: lambda e: Problem("invalid-event", 400, "The body is not an event this API can read", "invalid"),
+    }
+
+
 _INTERNAL = Problem("internal-error", 500, "An unexpected error occurred; it has been logged", "error")
 
 
 def problem_for(error: BaseException) -> Problem:
     """The problem answering `error` (its class or nearest ancestor in the map), else a logged 500."""
+    problems = _problems()
     for cls in type(error).__mro__:
-        if cls in _PROBLEMS:
-            return _PROBLEMS[cls](error)
+        if cls in problems:
+            return problems[cls](error)
     return _INTERNAL
