@@ -44,5 +44,25 @@ def test_errors_still_say_which_declared_field_and_which_rule() -> None:
     problem = json.loads(_problem_text(json.dumps({"amount": 0, "currency": "USD", "source": "tok_visa", "x": 1})))
     locations = [e["loc"] for e in problem["errors"]]
     assert ["body", "amount"] in locations
-    assert ["body", "*"] in locations  # an unknown field, not named
+    assert ["body", "[field 4]"] in locations  # an unknown field, by its position, not named
     assert all(e["msg"] for e in problem["errors"])
+
+
+def _errors(body: object, model: type = CreatePaymentRequest) -> list[dict[str, object]]:
+    with pytest.raises(InvalidBody) as caught:
+        parse_body(model, json.dumps(body))
+    return caught.value.errors
+
+
+def test_messages_help_with_our_own_words_and_values_never_the_clients() -> None:
+    from payments_service.models.refunds import CreateRefundRequest
+
+    [currency] = _errors({"amount": 100, "currency": "XXX", "source": "tok_visa"})
+    assert "ISO 4217" in str(currency["msg"]) and "XXX" not in str(currency["msg"])
+    [reason] = _errors({"reason": "because"}, CreateRefundRequest)
+    assert all(r in str(reason["msg"]) for r in ("duplicate", "fraudulent", "requested_by_customer"))
+    assert "because" not in str(reason["msg"])
+    [shape] = _errors([1])
+    assert shape == {"loc": ["body"], "msg": "Input should be a JSON object"}  # no class names
+    [value] = _errors({"amount": 100, "currency": "USD", "source": "tok_visa", "metadata": {"a": "b", CARD: 7}})
+    assert value["loc"] == ["body", "metadata", "[field 2]"]

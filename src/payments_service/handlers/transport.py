@@ -104,7 +104,7 @@ def parse_body(model: type[ModelT], text: str | None) -> ModelT:
     except ValidationError as error:
         names = _declared_names(model)
         issues = [
-            {"loc": ["body", *(_location(part, names) for part in e["loc"])], "msg": _message(e["type"], e["msg"])}
+            {"loc": ["body", *_locations(e["loc"], names, data)], "msg": _message(e["type"], e["msg"], e["loc"])}
             for e in error.errors(include_input=False, include_url=False)
         ]
         raise InvalidBody(issues) from None
@@ -128,22 +128,49 @@ _SCHEMA_ONLY_MESSAGES = frozenset(
         "string_pattern_mismatch",
         "too_long",
         "too_short",
+        "literal_error",  # lists our allowed values (a refund's reasons), never the input
+        "enum",
     }
 )
-_UNNAMED = "*"  # stands for a name the client chose: an unknown field, a metadata key
+# Our own messages where pydantic's would name an internal class or say too little.
+_OBJECT_EXPECTED = "Input should be a JSON object"
+_MESSAGES_BY_FIELD = {
+    "currency": "Must be an upper-case ISO 4217 code with a minor unit; the accepted codes are the OpenAPI "
+    "document's currency enum",
+}
 
 
 def _declared_names(model: type[BaseModel]) -> frozenset[str]:
     return frozenset(model.model_fields) | {"[key]"}  # pydantic's marker for "a dict key itself"
 
 
-def _location(part: str | int, declared: frozenset[str]) -> str | int:
-    """A location step as the schema names it; a client-chosen name (a card number sent as a field
-    name or a metadata key came back before) is never repeated."""
-    if isinstance(part, int) or part in declared:
-        return part
-    return _UNNAMED
+def _locations(loc: tuple[str | int, ...], declared: frozenset[str], data: Any) -> list[str | int]:
+    """The error's location as the schema names it. A name the client chose (an unknown field, a
+    metadata key: a card number sent as one came back before) is never repeated: it becomes its
+    position in its object, "[field 3]" for the third member."""
+    steps: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(part, int) or part in declared:
+            steps.append(part)
+        else:
+            members = list(node) if isinstance(node, dict) else []
+            steps.append(f"[field {members.index(part) + 1}]" if part in members else "[field]")
+        node = _child(node, part)
+    return steps
 
 
-def _message(error_type: str, message: str) -> str:
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+def _message(error_type: str, message: str, loc: tuple[str | int, ...] = ()) -> str:
+    if error_type in ("model_type", "model_attributes_type", "dict_type"):
+        return _OBJECT_EXPECTED
+    if loc and loc[-1] in _MESSAGES_BY_FIELD and error_type in ("value_error", "string_pattern_mismatch"):
+        return _MESSAGES_BY_FIELD[str(loc[-1])]
     return message if error_type in _SCHEMA_ONLY_MESSAGES else "Invalid value"
