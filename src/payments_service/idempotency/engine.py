@@ -67,6 +67,10 @@ class IdempotencyEngine:
         retry_on: transient exceptions; the key is released and TemporarilyUnavailable raised.
         Any other exception releases the key and propagates; so does WriteRejected, after the key
         is released or forgotten as the completion asked.
+
+        Raises KeyInUse (another owner holds a live lease; `retry_after_seconds`), KeyReused (the key was
+        claimed for another payload), ReferenceExpired (an unknown outcome older than the downstream's
+        dedupe window: left to recovery) and TemporarilyUnavailable (the store failed, or `retry_on`).
         """
         now = self._clock.now_ms()
         rid = request.record_id
