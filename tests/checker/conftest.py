@@ -110,3 +110,19 @@ def sequential_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     args = ("--slow-seconds", "1", "--completion", "sequential")
     with serving(tmp_path_factory.mktemp("sequential-server"), no_aws_environment(), *args) as url:
         yield url
+
+
+# Every check the checker runs, named once for both suites (a check added or dropped must show here).
+ALL_CHECKS = {
+    "concurrent-duplicates",
+    "replays",
+    "mismatch",
+    "in-flight-conflict",
+    "decline-replay",
+    "missing-key",
+    "get-payment",
+    "refund-duplicates",
+    "racing-refunds",
+    "over-refund",
+    "problem-json",
+}

@@ -8,21 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import ROOT, no_aws_environment
-
-ALL_CHECKS = {
-    "concurrent-duplicates",
-    "replays",
-    "mismatch",
-    "in-flight-conflict",
-    "decline-replay",
-    "missing-key",
-    "get-payment",
-    "refund-duplicates",
-    "racing-refunds",
-    "over-refund",
-    "problem-json",
-}
+from .conftest import ALL_CHECKS, ROOT, no_aws_environment
 
 
 def checker(*argv: str) -> subprocess.CompletedProcess[str]:

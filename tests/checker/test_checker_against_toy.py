@@ -11,6 +11,7 @@ import pytest
 
 from tests.support import unique
 
+from .conftest import ALL_CHECKS
 from .toy_server import Flaws, running
 
 Run = Callable[..., tuple[int, str, str]]
@@ -19,21 +20,6 @@ Run = Callable[..., tuple[int, str, str]]
 def atomic(**flaws: Any) -> Flaws:
     """The correct control (key claimed under a lock), quick: without the race there is no window to widen."""
     return Flaws(**{"atomic": True, "charge_seconds": 0.01, "slow_seconds": 0.3, **flaws})
-
-
-ALL_CHECKS = {
-    "concurrent-duplicates",
-    "replays",
-    "mismatch",
-    "in-flight-conflict",
-    "decline-replay",
-    "missing-key",
-    "get-payment",
-    "refund-duplicates",
-    "racing-refunds",
-    "over-refund",
-    "problem-json",
-}
 
 
 def failed(report: dict[str, Any]) -> set[str]:
