@@ -9,16 +9,13 @@ process (`os._exit(137)`: nothing runs after it, like a Lambda timeout). Each ca
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from payments_service.idempotency.records import Status
+from tests.proof.crash_launch import run_until_hard_stop
 from tests.proof.exactly_once import BOUNDARY_CASES, assert_exactly_once, obeying, retry_until_answered
 from tests.proof.injection import Boundary, Kind
 from tests.proof.oracle import Answer, key_record, merchant
@@ -143,30 +140,17 @@ def test_the_retry_after_of_a_lost_claim_answer_is_enough_to_wait(rig: Rig) -> N
 
 
 def _run_crashing_invoker(rig: Rig, event: dict[str, Any], boundary: Boundary, workdir: Path) -> Any:
-    answer_file = workdir / "answer.json"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
-        "PROOF_CRASH_AT": boundary.value,
-        "PROOF_CLOCK_MS": str(rig.clock.now_ms()),
-        "PROOF_REMAINING_MS": str(SHORT_REMAINING_MS),
-        "PROOF_LEDGER": str(rig.ledger.path),
-        "PROOF_ANSWER": str(answer_file),
-        "IDEMPOTENCY_COMPLETION": rig.settings.idempotency_completion,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.proof.crashing_invoker"],
-        input=json.dumps(event),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-        check=False,
+    return run_until_hard_stop(
+        event,
+        {
+            "PROOF_CRASH_AT": boundary.value,
+            "PROOF_CLOCK_MS": str(rig.clock.now_ms()),
+            "PROOF_REMAINING_MS": str(SHORT_REMAINING_MS),
+            "PROOF_LEDGER": str(rig.ledger.path),
+            "PROOF_ANSWER": str(workdir / "answer.json"),
+            "IDEMPOTENCY_COMPLETION": rig.settings.idempotency_completion,
+        },
     )
-    answered = answer_file.read_text() if answer_file.exists() else None
-    assert done.returncode == 137, f"exit {done.returncode}, answered {answered}\n{done.stderr[-3000:]}"
-    return done
 
 
 @pytest.mark.parametrize(("completion", "boundary"), BOUNDARY_CASES, indirect=["completion"])

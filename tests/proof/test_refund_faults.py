@@ -9,9 +9,6 @@ unknown), and a hard stop of a separate process (os._exit, as a Lambda timeout).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 import pytest
 
 from payments_service.idempotency.records import Status
+from tests.proof.crash_launch import run_until_hard_stop
 from tests.proof.exactly_once import SEQUENTIAL_ONLY, retry_until_answered
 from tests.proof.injection import Boundary, RefundBoundary, SdkRetriesAfterLostAnswer, is_reservation
 from tests.proof.oracle import key_record, merchant
@@ -172,7 +170,6 @@ def test_a_hard_stop_after_the_processor_refunded_is_resolved_by_the_retry(
     names["RefundsTable"] = rig.settings.refunds_table
     names["SandboxChargesTable"] = "test-SandboxChargesTable"  # created with the others (tests/conftest.py)
     env = {
-        **os.environ,
         **local_environment(dynamodb.endpoint, names),
         "PROOF_CRASH_AT": RefundBoundary.AFTER_REFUND.value,
         "PROOF_CLOCK_MS": str(rig.clock.now_ms()),
@@ -182,17 +179,7 @@ def test_a_hard_stop_after_the_processor_refunded_is_resolved_by_the_retry(
         "PROOF_REFUND_LEDGER": str(rig.refund_ledger.path),
         "PROOF_ANSWER": str(tmp_path / "answer.json"),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.proof.crashing_invoker"],
-        input=json.dumps(event),
-        text=True,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 137, done.stderr[-2000:]
+    run_until_hard_stop(event, env, timeout_s=60)
     assert not (tmp_path / "answer.json").exists()
     # The refund happened at the processor but nothing settled: the reservation is pending, the key held
     assert len(rig.refund_ledger.references()) == 1 and refund_items(rig, pid) == []
