@@ -8,14 +8,13 @@ Idempotency-Key: the key's reference.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from payments_service.idempotency.records import Status
 from payments_service.processors.stripe import StripeProcessor
+from tests.proof.crowd import REMAINING_MS, retrying_crowd
 from tests.proof.exactly_once import BOUNDARY_CASES, assert_exactly_once, obeying, retry_until_answered
 from tests.proof.injection import Boundary, Kind
 from tests.proof.oracle import Answer, key_record, merchant
@@ -23,10 +22,6 @@ from tests.proof.rig import Rig
 from tests.stripe_double import Fault, StripeDouble
 from tests.stripe_double.server import TEST_KEY
 from tests.support import payment_event, unique
-
-THREADS = 16
-MAX_ATTEMPTS = 200
-REMAINING_MS = 20_000
 
 
 def stripe(double: StripeDouble, retries: int = 2) -> StripeProcessor:
@@ -102,39 +97,6 @@ def test_lost_answers_beyond_the_sdk_retries_release_the_key_and_our_retry_reuse
     assert_once_at_stripe(rig, stripe_double, who, key)
 
 
-def _crowd(rig: Rig, event: dict[str, Any]) -> list[list[Answer]]:
-    """THREADS clients fire together and retry (409: briefly; 5xx: obeying Retry-After) until answered."""
-    start = threading.Barrier(THREADS)
-    news = threading.Condition()
-
-    def announce() -> None:
-        with news:
-            news.notify_all()
-
-    def client(_: int) -> list[Answer]:
-        seen: list[Answer] = []
-        start.wait(10)
-        for _attempt in range(MAX_ATTEMPTS):
-            answer = rig.call(event, REMAINING_MS)
-            seen.append(answer)
-            if answer.status == 500:
-                rig.clock.advance(REMAINING_MS + 1)  # the dead invocation's lease
-                announce()
-            elif answer.status == 503:
-                rig.clock.advance(obeying(answer, 0))
-                announce()
-            elif answer.status == 409:
-                with news:
-                    news.wait(0.05)
-            else:
-                announce()
-                return seen
-        raise AssertionError(f"no answer after {MAX_ATTEMPTS} attempts: {seen[-3:]}")
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        return list(pool.map(client, range(THREADS)))
-
-
 def _agree(
     rig: Rig, double: StripeDouble, who: str, key: str, event: dict[str, Any], crowd: list[list[Answer]]
 ) -> None:
@@ -151,7 +113,7 @@ def test_16_concurrent_duplicates_make_one_payment_intent_under_one_key(
     rig, double = rig_with_stripe
     who, key = merchant(), unique("k")
     event = payment_event(key, card("pm_card_slow"), merchant=who)  # slow: the others arrive mid-call
-    crowd = _crowd(rig, event)
+    crowd = retrying_crowd(rig, event)
     _agree(rig, double, who, key, event, crowd)
     originals = [seen[-1] for seen in crowd if not seen[-1].replayed]
     assert len(originals) == 1
@@ -166,7 +128,7 @@ def test_16_concurrent_duplicates_around_a_crash_and_takeovers_make_one_payment_
     who, key = merchant(), unique("k")
     event = payment_event(key, card("pm_card_slow"), merchant=who)
     rig.plan.arm_exception(boundary, Kind.CRASH)
-    crowd = _crowd(rig, event)
+    crowd = retrying_crowd(rig, event)
     _agree(rig, double, who, key, event, crowd)
     assert len(double.seen) >= 2  # the takeover called Stripe again: with the same key, answered by a replay
     assert [s.replayed for s in double.seen][1:] == [True] * (len(double.seen) - 1)
@@ -184,7 +146,7 @@ def test_16_concurrent_retries_of_a_released_key_take_it_over_once_and_reuse_the
     assert first.status == 503
     rig.clock.advance(obeying(first, 0))
     # When 16 clients retry at once
-    crowd = _crowd(rig, event)
+    crowd = retrying_crowd(rig, event)
     # Then one of them took over and Stripe replayed the first PaymentIntent to it
     _agree(rig, double, who, key, event, crowd)
     assert [s.replayed for s in double.seen] == [False, True, True, True]
