@@ -190,6 +190,8 @@ class Interleavings(RuleBasedStateMachine):
         # its retention): this request finishes that first, and a fault there is met on someone else's behalf.
         found = key_record(self.rig.db, self.rig.settings.idempotency_table, self.merchants[m], self.keys[k])
         finishing_another = found is not None and found.status is Status.COMPLETING
+        # ... and if that decision is from a period past, this request is a new one once it is finished
+        finishing_past = finishing_another and found is not None and found.is_expired(self.rig.clock.now_ms())
         plan.arm_exception(boundary, kind)
         try:
             answer = self._send(m, k, variant, remaining)
@@ -201,7 +203,11 @@ class Interleavings(RuleBasedStateMachine):
         note_event(f"fault fired {boundary}/{kind}")
         km = self.model.setdefault((m, k), KeyModel())
         # The only 5xx the client ever sees are these, right after an injected fault.
-        if kind is Kind.TRANSIENT and boundary in DECIDED and (km.committed_unseen or finishing_another):
+        if kind is Kind.TRANSIENT and boundary in DECIDED and finishing_past:
+            # The fault met either the past decision's finishing (retry later) or, past it, this request's own
+            # completion, which recovers its lost answer: its own first answer, never a replay.
+            assert answer.status == 503 or (answer.status == FRESH_STATUS[variant] and not answer.replayed), answer
+        elif kind is Kind.TRANSIENT and boundary in DECIDED and (km.committed_unseen or finishing_another):
             # It met a completion someone else decided and lost the answer while finishing it: retry later.
             assert answer.status == 503 or (answer.status == FRESH_STATUS[variant] and answer.replayed), answer
         elif kind is Kind.TRANSIENT and boundary in DECIDED:
