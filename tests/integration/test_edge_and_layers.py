@@ -148,15 +148,18 @@ def test_every_request_logs_one_line_and_one_metric_gets_and_4xx_included(deps: 
         bootstrap.use(None)
 
 
-def _imports(package: Path) -> set[str]:
+def _imports_of(path: Path) -> set[str]:
     found: set[str] = set()
-    for path in package.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom):
-                found.add("." * node.level + (node.module or ""))
-            elif isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            found.add("." * node.level + (node.module or ""))
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
     return found
+
+
+def _imports(package: Path) -> set[str]:
+    return {name for path in package.rglob("*.py") for name in _imports_of(path)}
 
 
 def test_the_engine_imports_nothing_of_payments_http_or_dynamodb() -> None:
@@ -173,14 +176,6 @@ def test_one_handler_module_owns_the_idempotency_key() -> None:
         if any(i.endswith("idempotency.keys") for i in _imports_of(path))
     }
     assert owners == {"idempotency_key.py"}  # parsing, "sent twice" and the log hash: one place
-
-
-def _imports_of(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            found.add("." * node.level + (node.module or ""))
-    return found
 
 
 def test_use_cases_know_neither_http_nor_boto3() -> None:

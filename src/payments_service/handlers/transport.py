@@ -168,7 +168,7 @@ def _child(node: Any, part: str | int) -> Any:
     return None
 
 
-def _message(error_type: str, message: str, loc: tuple[str | int, ...] = ()) -> str:
+def _message(error_type: str, message: str, loc: tuple[str | int, ...]) -> str:
     if error_type in ("model_type", "model_attributes_type", "dict_type"):
         return _OBJECT_EXPECTED
     if loc and loc[-1] in _MESSAGES_BY_FIELD and error_type in ("value_error", "string_pattern_mismatch"):
