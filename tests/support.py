@@ -81,7 +81,7 @@ def recorded_body(record: Any) -> str | None:
 
     if record is None or record.result is None:
         return None
-    recorded = RecordedPayment.model_validate_json(record.result)
+    recorded = RecordedPayment.from_record(record.result)
     return str(payment_response(PaymentResult(recorded, replayed=True), base_path="").body)
 
 

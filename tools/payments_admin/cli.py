@@ -58,7 +58,7 @@ def describe(record: Any, now_ms: int) -> dict[str, Any]:
 
     # A refund key's answer is a RecordedRefund: only a payment's is read as one.
     is_payment = record.operation in ("", "payments.create")
-    recorded = RecordedPayment.model_validate_json(record.result) if record.result and is_payment else None
+    recorded = RecordedPayment.from_record(record.result) if record.result and is_payment else None
     lease_ms = record.lease_expires_at_ms
     return {
         "record_id": record.record_id,

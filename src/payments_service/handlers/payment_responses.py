@@ -22,9 +22,9 @@ def payment_status(result: PaymentResult) -> int:
 def payment_response(result: PaymentResult, base_path: str) -> Response[str]:
     recorded = result.recorded
     headers = {REPLAYED_HEADER: "true"} if result.replayed else {}
-    if recorded.outcome in ("created", "requires_action") and recorded.payment_json is not None:
+    if recorded.outcome in ("created", "requires_action") and recorded.body is not None:
         location = f"{base_path}/payments/{recorded.payment_id}"
         status = payment_status(result)
-        return Response(status, "application/json", recorded.payment_json, {"Location": location, **headers})
+        return Response(status, "application/json", recorded.body, {"Location": location, **headers})
     body = problem_body("card-declined", 402, "The card was declined", decline_code=recorded.decline_code)
     return Response(402, PROBLEM_JSON, body, headers)

@@ -20,9 +20,9 @@ def refund_path(payment_id: str, refund_id: str) -> str:
 def refund_response(result: RefundResult, base_path: str) -> Response[str]:
     recorded = result.recorded
     headers = {REPLAYED_HEADER: "true"} if result.replayed else {}
-    if recorded.outcome == "created" and recorded.refund_json is not None and recorded.refund_id is not None:
+    if recorded.outcome == "created" and recorded.body is not None and recorded.refund_id is not None:
         location = base_path + refund_path(recorded.payment_id, recorded.refund_id)
-        return Response(201, "application/json", recorded.refund_json, {"Location": location, **headers})
+        return Response(201, "application/json", recorded.body, {"Location": location, **headers})
     body = problem_body(
         "payment-not-refundable",
         409,

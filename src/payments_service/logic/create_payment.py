@@ -86,9 +86,9 @@ def charged(merchant: str, request: CreatePaymentRequest, reference: str, charge
         **_attempt(merchant, request, reference, now_ms),
     )
     outcome: Literal["created", "requires_action"] = "requires_action" if awaiting else "created"
-    recorded = RecordedPayment(outcome=outcome, payment_id=payment.id, payment_json=payment.public_json())
+    recorded = RecordedPayment(outcome=outcome, payment_id=payment.id, body=payment.public_json())
     # Charged: if the record is refused, keep the reference (release) so a retry cannot charge anew.
-    return Completion(recorded.model_dump_json(), writes=(RecordPayment(payment),), if_rejected="release")
+    return Completion(recorded.to_record(), writes=(RecordPayment(payment),), if_rejected="release")
 
 
 class CreatePayment:
@@ -135,7 +135,7 @@ class CreatePayment:
                 attempt = _attempt(merchant, request, claim.reference, self._clock.now_ms())
                 declined = DeclinedPayment(decline_code=decline.decline_code, **attempt)
                 recorded = RecordedPayment(outcome="declined", decline_code=decline.decline_code)
-                return Completion(recorded.model_dump_json(), writes=(RecordDecline(declined),), if_rejected="release")
+                return Completion(recorded.to_record(), writes=(RecordDecline(declined),), if_rejected="release")
             return charged(merchant, request, claim.reference, charge, self._clock.now_ms())
 
         try:
@@ -148,4 +148,4 @@ class CreatePayment:
             )
         except WriteRejected as rejected:
             raise PaymentConflict("a payment with this reference is already recorded") from rejected
-        return PaymentResult(RecordedPayment.model_validate_json(outcome.result), outcome.replayed)
+        return PaymentResult(RecordedPayment.from_record(outcome.result), outcome.replayed)

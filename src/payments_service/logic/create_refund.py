@@ -100,12 +100,10 @@ def refunded(
         # Pending: the reconciler asks the processor about it if no event tells us first.
         next_check_ms=created_at_ms + FIRST_FOLLOW_UP_MS if made.status == "pending" else None,
     )
-    recorded = RecordedRefund(
-        outcome="created", payment_id=payment.id, refund_id=refund.id, refund_json=refund.public_json()
-    )
+    recorded = RecordedRefund(outcome="created", payment_id=payment.id, refund_id=refund.id, body=refund.public_json())
     settle = (SettleRefund(payment.id, reference, amount), RecordRefund(refund))
     # Refunded: if the settlement is refused, keep the reference (release) so a retry refunds no more.
-    return Completion(recorded.model_dump_json(), writes=settle, if_rejected="release")
+    return Completion(recorded.to_record(), writes=settle, if_rejected="release")
 
 
 def refund_refused(payment_id: str, reference: str, amount: int, code: str) -> Completion:
@@ -113,7 +111,7 @@ def refund_refused(payment_id: str, reference: str, amount: int, code: str) -> C
     recorded (replayed to every retry)."""
     recorded = RecordedRefund(outcome="refused", payment_id=payment_id, refusal_code=code)
     give_back = GiveBackRefund(payment_id, reference, amount)
-    return Completion(recorded.model_dump_json(), writes=(give_back,), if_rejected="release")
+    return Completion(recorded.to_record(), writes=(give_back,), if_rejected="release")
 
 
 def refund_at_processor(
@@ -202,7 +200,7 @@ class CreateRefund:
             )
         except WriteRejected as rejected:
             raise RefundConflict("the refund's reservation is no longer held") from rejected
-        return RefundResult(RecordedRefund.model_validate_json(outcome.result), outcome.replayed)
+        return RefundResult(RecordedRefund.from_record(outcome.result), outcome.replayed)
 
     def _reserve(self, merchant: str, payment: StoredPayment, claim: Claim, requested: int | None) -> int:
         """Reserve `requested` (or all that is available) under the claim's reference; returns the amount.

@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from .currencies import MINOR_UNIT_EXPONENTS
+from .recorded import RecordedAnswer
 
 
 def _payable_currency(code: str) -> str:
@@ -166,12 +167,12 @@ class DeclinedPayment(BaseModel):
     created_at: str
 
 
-class RecordedPayment(BaseModel):
-    """What a create-payment records under its key: replayed as is, whatever transport asks again."""
+class RecordedPayment(RecordedAnswer):
+    """What a create-payment records under its key: replayed as is, whatever transport asks again.
+    `body`: the public payment's JSON (created, requires_action)."""
 
-    model_config = ConfigDict(frozen=True)
+    EARLIER_BODY_FIELD: ClassVar[str] = "payment_json"
 
     outcome: Literal["created", "requires_action", "declined"]
     payment_id: str | None = None
-    payment_json: str | None = None  # the public payment, byte for byte as first answered
     decline_code: str | None = None

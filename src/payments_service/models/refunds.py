@@ -8,6 +8,8 @@ from typing import Annotated, ClassVar, Literal
 # defer_build: off a first POST /payments, a validator built on first use, not at import.
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from .recorded import RecordedAnswer
+
 RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
 RefundStatus = Literal["pending", "succeeded", "failed", "canceled"]
 
@@ -59,13 +61,13 @@ class StoredRefund(Refund):
         return self.public().model_dump_json()
 
 
-class RecordedRefund(BaseModel):
-    """What a create-refund records under its key: replayed as is."""
+class RecordedRefund(RecordedAnswer):
+    """What a create-refund records under its key: replayed as is. `body`: the public refund's JSON (created)."""
 
     model_config = ConfigDict(frozen=True, defer_build=True)
+    EARLIER_BODY_FIELD: ClassVar[str] = "refund_json"
 
     outcome: Literal["created", "refused"]
     payment_id: str
     refund_id: str | None = None
-    refund_json: str | None = None  # the public refund, byte for byte as first answered
     refusal_code: str | None = None  # the processor's reason, when it refused the refund
