@@ -40,7 +40,8 @@ from payments_service.domain.processor import (
     PaymentProcessor,
     ProcessorUnavailable,
 )
-from payments_service.models.payments import CreatePaymentRequest, Payment, StoredPayment
+from payments_service.domain.stored_payments import Payment, StoredPayment
+from payments_service.models.payments import CreatePaymentRequest
 from payments_service.processors.sandbox import SandboxProcessor
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]

@@ -15,7 +15,8 @@ import boto3
 
 from payments_service.dal.payments_table import to_item
 from payments_service.domain.payments import payment_id_for, rfc3339
-from payments_service.models.payments import CreatePaymentRequest, StoredPayment
+from payments_service.domain.stored_payments import StoredPayment
+from payments_service.models.payments import CreatePaymentRequest
 
 client = boto3.client("dynamodb")
 TABLE = os.environ["PAYMENTS_TABLE_NAME"]

@@ -41,6 +41,7 @@ DENIED = (
     "payments_service.models.lists",
     # errors only refunds, webhooks and the queue raise: handlers/problems.py maps them at the first error
     "payments_service.domain.refunds",
+    "payments_service.domain.stored_refunds",
     "payments_service.models.refunds",
     "payments_service.domain.processor_events",
     "payments_service.handlers.queue_messages",
@@ -116,6 +117,7 @@ def test_the_deny_list_sees_a_regression(dynamodb: Any, tmp_path: Path) -> None:
     loaded = _loaded(tmp_path, env)
     assert _denied(loaded["imported"]) == [  # it and the refund modules it brings
         "payments_service.domain.refunds",
+        "payments_service.domain.stored_refunds",
         "payments_service.logic.create_refund",
         "payments_service.models.refunds",
     ]

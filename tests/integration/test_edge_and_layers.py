@@ -16,8 +16,8 @@ import pytest
 from payments_service.dal.payments_table import to_item
 from payments_service.domain.payments import payment_id_for
 from payments_service.domain.processor import Charge
+from payments_service.domain.stored_payments import StoredPayment
 from payments_service.idempotency.records import Status
-from payments_service.models.payments import StoredPayment
 from tests.proof.oracle import key_record
 from tests.support import COMPLETIONS, FakeContext, get_event, payment_event, payments_of, unique, visa
 
@@ -182,6 +182,12 @@ def test_use_cases_know_neither_http_nor_boto3() -> None:
     imports = _imports(SRC / "logic") | _imports(SRC / "domain")
     forbidden = ("..handlers", "..dal", "boto", "aws_lambda_powertools.event_handler", "botocore")
     assert not [i for i in imports if i.startswith(forbidden)], imports
+
+
+def test_the_domain_depends_on_nothing_of_ours_but_itself() -> None:
+    imports = _imports(SRC / "domain")
+    assert {i for i in imports if i.startswith("..")} == set(), imports  # not models/, not idempotency/
+    assert not [i for i in imports if i.startswith(("boto", "botocore", "aws_lambda"))], imports
 
 
 class _AnyError:

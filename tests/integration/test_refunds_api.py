@@ -326,7 +326,7 @@ def test_the_reservation_condition_itself_enforces_the_bound(dynamodb: Any, sett
     from payments_service.dal.clients import dynamodb_client
     from payments_service.dal.payments_table import DynamoDBPaymentsTable
     from payments_service.domain.refunds import MAX_REFUNDS_PER_PAYMENT, Reservation, ReservationRefused
-    from payments_service.models.payments import StoredPayment
+    from payments_service.domain.stored_payments import StoredPayment
 
     table = DynamoDBPaymentsTable(dynamodb_client, settings.payments_table)
     pid = "pay_" + unique("x").encode().hex()[:24].ljust(24, "0")

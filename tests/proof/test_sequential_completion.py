@@ -9,8 +9,8 @@ import pytest
 
 from payments_service.dal.idempotency_table import DynamoDBIdempotencyStore
 from payments_service.dal.sequential_completion import APPLIED_BY
+from payments_service.domain.stored_payments import StoredPayment
 from payments_service.idempotency.records import IdempotencyRecord, Status
-from payments_service.models.payments import StoredPayment
 from tests.proof.injection import Boundary, Kind
 from tests.proof.oracle import key_record, merchant, payments_of
 from tests.proof.rig import Rig

@@ -19,9 +19,9 @@ from payments_service.dal.idempotency_table import DynamoDBIdempotencyStore
 from payments_service.dal.payments_table import DynamoDBPaymentsTable
 from payments_service.domain.payments import RecordPayment
 from payments_service.domain.processor import ProcessorUnavailable
+from payments_service.domain.stored_payments import StoredPayment
 from payments_service.idempotency.records import Status
 from payments_service.idempotency.store import RecordConflict
-from payments_service.models.payments import StoredPayment
 from payments_service.processors.sandbox import SandboxProcessor
 from tests.proof.exactly_once import assert_exactly_once
 from tests.proof.injection import Boundary, GatedProcessor, InjectedCrash, Kind

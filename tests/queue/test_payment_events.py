@@ -9,7 +9,7 @@ from typing import Any
 
 from local import template
 from payments_service.dal.payments_table import to_item
-from payments_service.models.payments import StoredPayment
+from payments_service.domain.stored_payments import StoredPayment
 
 _PLACEHOLDER = re.compile(r"<\$\.([A-Za-z0-9_.]+)>")
 

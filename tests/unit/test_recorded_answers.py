@@ -7,12 +7,14 @@ import json
 
 import pytest
 
+from payments_service.domain.stored_payments import StoredPayment
+from payments_service.domain.stored_refunds import StoredRefund
 from payments_service.handlers.payment_responses import payment_response
 from payments_service.handlers.refund_responses import refund_response
 from payments_service.logic.create_payment import PaymentResult
 from payments_service.logic.create_refund import RefundResult
-from payments_service.models.payments import RecordedPayment, StoredPayment
-from payments_service.models.refunds import RecordedRefund, StoredRefund
+from payments_service.models.payments import RecordedPayment
+from payments_service.models.refunds import RecordedRefund
 
 PAYMENT_ID = "pay_" + "0" * 24
 REFUND_ID = "re_" + "1" * 24

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from ..domain.pages import Page
 from ..domain.payments import PaymentsUnavailable
-from ..models.payments import DeclinedPayment, Payment, StoredPayment
+from ..domain.stored_payments import DeclinedPayment, Payment, StoredPayment
 from . import paging
 from .errors import error_code, unavailable_as
 

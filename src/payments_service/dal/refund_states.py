@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from ..domain.errors import PaymentsError
 from ..domain.lifecycle import FollowUp, RefundState, refund_sources
 from ..domain.refunds import RefundsUnavailable
-from ..models.refunds import StoredRefund
+from ..domain.stored_refunds import StoredRefund
 from .errors import error_code, unavailable_as
 from .payments_table import FOLLOW_UP_SHARDS, REVERSED, SETTLED
 from .refunds_table import PENDING_INDEX

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..domain.pages import Page
 from ..domain.refunds import MAX_REFUNDS_PER_PAYMENT, RefundsUnavailable
-from ..models.refunds import Refund, StoredRefund
+from ..domain.stored_refunds import Refund, StoredRefund
 from . import paging
 from .errors import unavailable_as
 from .payments_table import follow_up_shard

@@ -11,12 +11,13 @@ it days later); failed and canceled are final, and give the amount back exactly 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-from ..models.refunds import StoredRefund
+from .stored_payments import ChargeState
+from .stored_refunds import RefundStatus, StoredRefund
 
-PaymentState = Literal["requires_action", "succeeded", "failed", "canceled"]
-RefundState = Literal["pending", "succeeded", "failed", "canceled"]
+PaymentState = ChargeState  # a stored payment's state, not the status the merchant sees
+RefundState = RefundStatus
 
 _PAYMENT_RANK: dict[str, int] = {"requires_action": 0, "failed": 1, "succeeded": 2, "canceled": 2}
 _REFUND_RANK: dict[str, int] = {"pending": 0, "succeeded": 1, "failed": 2, "canceled": 2}

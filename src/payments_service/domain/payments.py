@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from ..models.payments import DeclinedPayment, StoredPayment
 from .errors import Transient
 from .pages import Page
+from .stored_payments import DeclinedPayment, StoredPayment
 
 
 class PaymentsUnavailable(Transient):

@@ -12,10 +12,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..models.payments import DeclinedPayment, StoredPayment
-from ..models.refunds import StoredRefund
 from .errors import Busy, Conflict, PaymentsError, Refused, Transient
 from .pages import Page
+from .stored_payments import DeclinedPayment, StoredPayment
+from .stored_refunds import StoredRefund
 
 
 class PaymentNotFound(Refused):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..domain.stored_payments import Payment
+from ..domain.stored_refunds import Refund
 from ..models.events import EventReceipt
 from ..models.lists import PaymentList, RefundList
-from ..models.payments import Payment
 from ..models.problems import Problem
-from ..models.refunds import Refund
 from .problems import PROBLEM_JSON
 
 _REPLAYED: dict[str, Any] = {

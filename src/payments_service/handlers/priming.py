@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from .. import bootstrap
 from ..dal.priming import prime_dynamodb
-from ..models.payments import CreatePaymentRequest, Payment
+from ..domain.stored_payments import Payment
+from ..models.payments import CreatePaymentRequest
 from .observability import logger
 
 _REQUEST = b'{"amount": 1000, "currency": "EUR", "source": "tok_visa", "metadata": {"order": "priming"}}'

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from ..domain.pages import Page
+from ..domain.stored_payments import StoredPayment
+from ..domain.stored_refunds import StoredRefund
 from ..logic.create_refund import RefundResult
 from ..models.lists import PaymentList, RefundList
-from ..models.payments import StoredPayment
-from ..models.refunds import StoredRefund
 from .payment_responses import REPLAYED_HEADER
 from .problems import PROBLEM_JSON, problem_body
 

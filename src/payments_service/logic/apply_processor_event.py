@@ -18,8 +18,8 @@ from ..domain.payments import payment_id_for
 from ..domain.processor import RefundStatus
 from ..domain.processor_events import ChargeEvent, ProcessorEvent, RefundEvent
 from ..domain.refunds import RefundsRepository, refund_id_for
-from ..models.payments import Payment
-from ..models.refunds import StoredRefund
+from ..domain.stored_payments import Payment
+from ..domain.stored_refunds import StoredRefund
 
 EventOutcome = Literal["applied", "unchanged", "ignored"]
 # What a processor's charge status means for a payment we recorded; other statuses are no news to us.

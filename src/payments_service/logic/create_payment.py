@@ -15,10 +15,11 @@ from ..domain.processor import (
     PaymentProcessor,
     ProcessorUnavailable,
 )
+from ..domain.stored_payments import DeclinedPayment, StoredPayment
 from ..idempotency import Claim, Completion, IdempotencyEngine, IdempotentRequest, WriteRejected
 from ..idempotency.clock import Clock
 from ..idempotency.fingerprint import canonical_json
-from ..models.payments import CreatePaymentRequest, DeclinedPayment, RecordedPayment, StoredPayment
+from ..models.payments import CreatePaymentRequest, RecordedPayment
 
 OPERATION = "payments.create"
 # A payment awaiting its customer normally hears from the processor's webhook within minutes; the

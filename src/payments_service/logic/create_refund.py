@@ -36,11 +36,12 @@ from ..domain.refunds import (
     TooManyRefunds,
     refund_id_for,
 )
+from ..domain.stored_payments import DeclinedPayment, Payment, StoredPayment
+from ..domain.stored_refunds import RefundReason, StoredRefund
 from ..idempotency import Claim, Completion, IdempotencyEngine, IdempotentRequest, WriteRejected
 from ..idempotency.clock import Clock
 from ..idempotency.fingerprint import canonical_json
-from ..models.payments import DeclinedPayment, Payment, StoredPayment
-from ..models.refunds import CreateRefundRequest, RecordedRefund, RefundReason, StoredRefund
+from ..models.refunds import CreateRefundRequest, RecordedRefund
 from .create_payment import FIRST_FOLLOW_UP_MS
 
 OPERATION = "refunds.create"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..domain.payments import PaymentsRepository
-from ..models.payments import Payment, StoredPayment
+from ..domain.stored_payments import Payment, StoredPayment
 
 
 class GetPayment:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..domain.refunds import RefundsRepository
-from ..models.payments import Payment
-from ..models.refunds import Refund, StoredRefund
+from ..domain.stored_payments import Payment
+from ..domain.stored_refunds import Refund, StoredRefund
 
 
 class GetRefund:

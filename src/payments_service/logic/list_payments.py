@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..domain.pages import Page
 from ..domain.payments import PaymentsRepository
-from ..models.payments import StoredPayment
+from ..domain.stored_payments import StoredPayment
 
 
 class ListPayments:

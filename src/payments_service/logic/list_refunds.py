@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..domain.pages import Page
 from ..domain.refunds import PaymentNotFound, RefundBalances, RefundsRepository
-from ..models.payments import Payment, StoredPayment
-from ..models.refunds import StoredRefund
+from ..domain.stored_payments import Payment, StoredPayment
+from ..domain.stored_refunds import StoredRefund
 
 
 class ListRefunds:

@@ -24,9 +24,9 @@ from ..domain.processor import (
     RefundRefused,
 )
 from ..domain.refunds import PaymentDeclined, PaymentNotFound, RefundBalances
+from ..domain.stored_payments import StoredPayment
 from ..idempotency import Claim, Completion, IdempotencyRecord, Verdict
 from ..idempotency.clock import Clock
-from ..models.payments import StoredPayment
 from .create_refund import payment_to_refund, refund_at_processor, refund_refused, refunded, request_from_payload
 
 

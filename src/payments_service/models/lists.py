@@ -5,8 +5,8 @@ from __future__ import annotations
 # defer_build: off a first POST /payments, a validator built on first use, not at import.
 from pydantic import BaseModel, ConfigDict, Field
 
-from .payments import Payment
-from .refunds import Refund
+from ..domain.stored_payments import Payment
+from ..domain.stored_refunds import Refund
 
 NEXT_CURSOR = "Pass as `starting_after` to get the next page; null on the last page"
 
