@@ -87,6 +87,15 @@ def settings(dynamodb: EmbeddedDynamoDB, completion: str) -> Any:
     return Settings.from_env().model_copy(update={"idempotency_completion": completion})
 
 
+@pytest.fixture(autouse=True)
+def _collaborators_put_back() -> Iterator[None]:
+    """Whatever a test wires with bootstrap.use is undone after it: no test inherits another's."""
+    from payments_service import bootstrap
+
+    with bootstrap.using(None):
+        yield
+
+
 @pytest.fixture
 def deps(settings: Any, processor: Any, clock: FakeClock) -> Any:
     from payments_service import bootstrap
@@ -107,7 +116,6 @@ def invoke(deps: Any) -> Iterator[Callable[..., dict[str, Any]]]:
             return api.lambda_handler(event, FakeContext(remaining_ms))
 
     yield call
-    bootstrap.use(None)
 
 
 @pytest.fixture

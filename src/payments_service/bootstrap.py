@@ -3,12 +3,13 @@ wiring of use cases to their collaborators. Imports stay cheap here: the wiring 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import os
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
@@ -364,6 +365,8 @@ def budget(remaining_ms: int | None) -> AbstractContextManager[None]:
 
 
 _lock = threading.Lock()
+# One per execution environment on purpose: its clients and caches outlive the invocation (a ContextVar would
+# not reach the threads a test or the local server serves requests on). Swapped only by `use` and `using`.
 _container: Container | None = None
 
 
@@ -385,6 +388,17 @@ def container() -> Container:
 
 
 def use(replacement: Container | None) -> None:
-    """Swap the collaborators (tests, local tools); None rebuilds the real ones on next use."""
+    """Swap the collaborators (local tools, benches); None rebuilds the real ones on next use."""
     global _container
     _container = replacement
+
+
+@contextlib.contextmanager
+def using(replacement: Container | None) -> Iterator[Container | None]:
+    """These collaborators inside the block, whatever was in use before after it (tests: nothing to reset)."""
+    global _container
+    previous, _container = _container, replacement
+    try:
+        yield replacement
+    finally:
+        _container = previous

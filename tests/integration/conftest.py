@@ -59,7 +59,6 @@ def make_world(dynamodb: Any, processor: Any, clock: Any) -> Iterator[Callable[.
         return World(settings, deps, processor, clock, dynamodb.client)
 
     yield make
-    bootstrap.use(None)
 
 
 @pytest.fixture

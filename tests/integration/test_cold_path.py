@@ -38,6 +38,7 @@ DENIED = (
     "payments_service.handlers.webhooks",
     "payments_service.handlers.api_docs",
     "payments_service.handlers.refund_responses",
+    "payments_service.handlers.list_responses",
     "payments_service.models.lists",
     # errors only refunds, webhooks and the queue raise: handlers/problems.py maps them at the first error
     "payments_service.domain.refunds",

@@ -35,7 +35,6 @@ def invoke_with(settings: Any, processor: Any, clock: Any) -> Iterator[Callable[
         return call
 
     yield make
-    bootstrap.use(None)
 
 
 class HeldCharge:

@@ -52,7 +52,6 @@ def serve(settings: Any, processor: Any, clock: Any) -> Iterator[Callable[..., A
         return _captured(lambda: api.lambda_handler(event, FakeContext()))
 
     yield call
-    bootstrap.use(None)
 
 
 def _assert_told_truthfully(

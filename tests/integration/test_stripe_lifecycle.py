@@ -60,7 +60,6 @@ def deliver(deps: Any) -> Iterator[Callable[..., dict[str, Any]]]:
             return webhooks.lambda_handler(request, FakeContext(10_000))
 
     yield call
-    bootstrap.use(None)
 
 
 def events_about(double: Any, object_id: str) -> list[dict[str, Any]]:

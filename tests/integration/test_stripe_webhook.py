@@ -63,7 +63,6 @@ def webhook(settings: Any, processor: Any, clock: Any) -> Iterator[Callable[[byt
             return webhooks.lambda_handler(webhook_event(payload, signature), FakeContext(10_000))
 
     yield call
-    bootstrap.use(None)
 
 
 def _awaiting_payment(invoke: Any, processor: Any) -> tuple[str, str, str, str]:

@@ -25,14 +25,12 @@ settings.register_profile("long", max_examples=500, stateful_step_count=40, **_C
 @pytest.fixture
 def make_rig(dynamodb: Any, settings: Any, tmp_path: Path) -> Iterator[Callable[..., Rig]]:
     """A Rig around a processor of the test's choosing (the sandbox by default)."""
-    from payments_service import bootstrap
 
     def make(sandbox: Any = None, wrap_client: Callable[[Any], Any] | None = None, **setting_changes: Any) -> Rig:
         chosen = settings.model_copy(update=setting_changes)
         return build_rig(chosen, dynamodb.client, tmp_path / "ledger.jsonl", sandbox=sandbox, wrap_client=wrap_client)
 
     yield make
-    bootstrap.use(None)
 
 
 @pytest.fixture

@@ -73,4 +73,3 @@ def consume(
         return [failure["itemIdentifier"] for failure in answer["batchItemFailures"]]
 
     yield deliver
-    bootstrap.use(None)

@@ -16,7 +16,7 @@ from . import observability
 from .idempotency_key import key_hash, parse_key
 from .invocation import remaining_ms
 from .links import base_path
-from .observability import Observation, logger, metrics
+from .observability import logger, metrics
 from .payment_responses import payment_response
 from .principal import merchant_id
 from .problems import problem_for
@@ -51,7 +51,7 @@ def _path_parameter(name: str, captured: str) -> str:
 def _merchant() -> str:
     """The caller's merchant, the one way for every route: MERCHANT_SCOPE applies to all of them."""
     merchant = merchant_id(app.current_event.raw_event, bootstrap.settings().merchant_scope)
-    observability.current.fields["merchant"] = merchant
+    observability.current().fields["merchant"] = merchant
     return merchant
 
 
@@ -60,10 +60,10 @@ def post_payment() -> Response[str]:
     event = app.current_event.raw_event
     merchant = _merchant()
     key = parse_key(event)
-    observability.current.fields["idempotency_key_hash"] = key_hash(merchant, key)
+    observability.current().fields["idempotency_key_hash"] = key_hash(merchant, key)
     payment = parse_body(CreatePaymentRequest, app.current_event.body)
     result = bootstrap.container().create_payment(merchant, key, payment, remaining_ms(app.lambda_context))
-    observability.current.outcome = result.outcome
+    observability.current().outcome = result.outcome
     return payment_response(result, base_path(event))
 
 
@@ -74,7 +74,7 @@ def get_payment(payment_id: str) -> Response[str]:
     found = bootstrap.container().get_payment(_merchant(), payment_id)
     if found is None:
         raise NotFoundError(f"No payment {payment_id}")
-    observability.current.outcome = "found"
+    observability.current().outcome = "found"
     return Response(200, "application/json", found.public_json())
 
 
@@ -84,12 +84,12 @@ def get_payment(payment_id: str) -> Response[str]:
 @app.get("/payments")
 def list_payments() -> Response[str]:
     merchant, event = _merchant(), app.current_event.raw_event
+    from .list_responses import payment_list
     from .query import list_query
-    from .refund_responses import payment_list
 
     limit, cursor = list_query(event)
     page = bootstrap.container().list_payments(merchant, limit, cursor)
-    observability.current.outcome = "listed"
+    observability.current().outcome = "listed"
     return payment_list(page)
 
 
@@ -102,11 +102,11 @@ def post_refund(payment_id: str) -> Response[str]:
     from .refund_responses import refund_response
 
     key = parse_key(event)
-    observability.current.fields["idempotency_key_hash"] = key_hash(merchant, key)
+    observability.current().fields["idempotency_key_hash"] = key_hash(merchant, key)
     # No body at all is the empty refund request: all that remains, no reason.
     refund = parse_body(CreateRefundRequest, body or "{}")
     result = bootstrap.container().create_refund(merchant, key, payment_id, refund, remaining_ms(app.lambda_context))
-    observability.current.outcome = result.outcome
+    observability.current().outcome = result.outcome
     return refund_response(result, base_path(event))
 
 
@@ -114,12 +114,12 @@ def post_refund(payment_id: str) -> Response[str]:
 def list_refunds(payment_id: str) -> Response[str]:
     payment_id = _path_parameter("payment_id", payment_id)
     merchant, event = _merchant(), app.current_event.raw_event
+    from .list_responses import refund_list
     from .query import list_query
-    from .refund_responses import refund_list
 
     limit, cursor = list_query(event)
     page = bootstrap.container().list_refunds(merchant, payment_id, limit, cursor)
-    observability.current.outcome = "listed"
+    observability.current().outcome = "listed"
     return refund_list(page)
 
 
@@ -130,21 +130,21 @@ def get_refund(payment_id: str, refund_id: str) -> Response[str]:
     found = bootstrap.container().get_refund(_merchant(), payment_id, refund_id)
     if found is None:
         raise NotFoundError(f"No refund {refund_id}")
-    observability.current.outcome = "found"
+    observability.current().outcome = "found"
     return Response(200, "application/json", found.public_json())
 
 
 @app.exception_handler(Exception)
 def _problem(error: Exception) -> Response[str]:
     problem = problem_for(error)
-    observability.current.failed(problem.outcome, error)  # its level, and a traceback only for ours to fix
+    observability.current().failed(problem.outcome, error)  # its level, and a traceback only for ours to fix
     return problem.response()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
 def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    observability.current = observation = Observation(f"{event.get('httpMethod')} {event.get('resource')}")
+    observation = observability.observe(f"{event.get('httpMethod')} {event.get('resource')}")
     try:
         try:
             with bootstrap.budget(remaining_ms(context)):

@@ -9,6 +9,7 @@ misconfiguration, with its traceback; the log groups' ERROR metric filter raises
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -112,5 +113,21 @@ def metric_name(outcome: str) -> str:
     return "Payment" + "".join(part.capitalize() for part in outcome.split("_"))
 
 
-# Lambda runs one event at a time per execution environment: the current request's observation.
-current = Observation("unrouted")
+# The request being served, in this context only: Lambda serves one event at a time per execution
+# environment, but a test or the local server may serve several at once on threads.
+_observing: ContextVar[Observation] = ContextVar("observation")
+
+
+def observe(operation: str) -> Observation:
+    """Start observing a request: what `current()` returns until the next one starts in this context."""
+    observation = Observation(operation)
+    _observing.set(observation)
+    return observation
+
+
+def current() -> Observation:
+    """The request being served here; outside one (a route called directly), an unrouted observation."""
+    try:
+        return _observing.get()
+    except LookupError:
+        return observe("unrouted")

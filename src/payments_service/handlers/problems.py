@@ -68,7 +68,10 @@ def problem_body(slug: str, status: int, detail: str, **extensions: Any) -> str:
 
 
 @dataclass(frozen=True)
-class Problem:
+class ProblemAnswer:
+    """How one error is answered: the problem (its body's schema is models/problems.Problem), its headers and the
+    outcome logged and counted."""
+
     slug: str
     status: int
     detail: str
@@ -104,16 +107,16 @@ def _unavailable(error: TemporarilyUnavailable) -> str:
     return "processor_unavailable" if isinstance(error.__cause__, ProcessorUnavailable) else "unavailable"
 
 
-def _invalid_body(error: InvalidBody) -> Problem:
+def _invalid_body(error: InvalidBody) -> ProblemAnswer:
     if error.malformed:
-        return Problem("malformed-body", 400, "The body is not valid JSON", "invalid")
-    return Problem(
+        return ProblemAnswer("malformed-body", 400, "The body is not valid JSON", "invalid")
+    return ProblemAnswer(
         "invalid-request", 400, "The request does not match the schema", "invalid", {}, {"errors": error.errors}
     )
 
 
 @cache
-def _problems() -> dict[type[Exception], Callable[[Any], Problem]]:
+def _problems() -> dict[type[Exception], Callable[[Any], ProblemAnswer]]:
     """Every mapped error class and its problem. Built at the first error, not at import: the refund,
     listing, webhook and queue errors' modules are not on a first POST /payments's path (issue 23)."""
     from ..domain.pages import InvalidCursor
@@ -132,36 +135,36 @@ def _problems() -> dict[type[Exception], Callable[[Any], Problem]]:
     from .queue_messages import MessageOutlivedItsKey
 
     return {
-        BodyRejected: lambda e: Problem(e.slug, e.status, e.detail, "invalid"),
+        BodyRejected: lambda e: ProblemAnswer(e.slug, e.status, e.detail, "invalid"),
         InvalidBody: _invalid_body,
-        MissingKey: lambda e: Problem("missing-idempotency-key", 400, str(e), "invalid"),
-        InvalidKey: lambda e: Problem("invalid-idempotency-key", 400, str(e), "invalid"),
-        Unauthenticated: lambda e: Problem("unauthenticated", 401, str(e), "unauthenticated"),
-        NotFoundError: lambda e: Problem("not-found", 404, "No such resource", "not_found"),
-        KeyInUse: lambda e: Problem(
+        MissingKey: lambda e: ProblemAnswer("missing-idempotency-key", 400, str(e), "invalid"),
+        InvalidKey: lambda e: ProblemAnswer("invalid-idempotency-key", 400, str(e), "invalid"),
+        Unauthenticated: lambda e: ProblemAnswer("unauthenticated", 401, str(e), "unauthenticated"),
+        NotFoundError: lambda e: ProblemAnswer("not-found", 404, "No such resource", "not_found"),
+        KeyInUse: lambda e: ProblemAnswer(
             "idempotency-key-in-use",
             409,
             "The first request with this key is still being processed; retry later",
             "in_flight",
             retry_after(e.retry_after_seconds),
         ),
-        KeyReused: lambda e: Problem(
+        KeyReused: lambda e: ProblemAnswer(
             "idempotency-key-reused",
             422,
             "This Idempotency-Key was already used with a different request body",
             "mismatch",
         ),
-        ReferenceExpired: lambda e: Problem(
+        ReferenceExpired: lambda e: ProblemAnswer(
             "idempotency-key-expired-at-processor",
             422,
             "The first attempt with this key ended with an unknown outcome longer ago than the processor deduplicates"
             " retries; it is left to reconciliation. Check GET /payments before paying again with a new key",
             "reference_expired",
         ),
-        InvalidPaymentSource: lambda e: Problem(
+        InvalidPaymentSource: lambda e: ProblemAnswer(
             "invalid-payment-source", 400, "The payment source is not recognised by the processor", "rejected"
         ),
-        InvalidPaymentRequest: lambda e: Problem(
+        InvalidPaymentRequest: lambda e: ProblemAnswer(
             "payment-refused-by-processor",
             400,
             "The processor refused the request's amount or currency; nothing was charged",
@@ -170,61 +173,61 @@ def _problems() -> dict[type[Exception], Callable[[Any], Problem]]:
             {"code": e.code, "param": e.param},
         ),
         # Ours to fix, never the client's: 500s, each with its own outcome (a metric to alarm on) and an ERROR log.
-        ProcessorMisconfigured: lambda e: Problem(
+        ProcessorMisconfigured: lambda e: ProblemAnswer(
             "processor-error",
             500,
             "The payment processor refused our credentials; it has been logged",
             "processor_auth",
         ),
-        ProcessorIdempotencyError: lambda e: Problem(
+        ProcessorIdempotencyError: lambda e: ProblemAnswer(
             "processor-error",
             500,
             "The payment processor refused a retry of this payment; nothing new was charged and it has been logged",
             "processor_idempotency",
         ),
-        PaymentConflict: lambda e: Problem(
+        PaymentConflict: lambda e: ProblemAnswer(
             "payment-conflict",
             409,
             "A payment for this key is already recorded inconsistently; contact support",
             "inconsistent",
         ),
-        TemporarilyUnavailable: lambda e: Problem(
+        TemporarilyUnavailable: lambda e: ProblemAnswer(
             "service-unavailable",
             503,
             "A dependency failed transiently; retry with the same Idempotency-Key",
             _unavailable(e),
             retry_after(e.retry_after_seconds),
         ),
-        ProcessorUnavailable: lambda e: Problem(
+        ProcessorUnavailable: lambda e: ProblemAnswer(
             "service-unavailable",
             503,
             "The payment processor is unreachable; retry later",
             "processor_unavailable",
             retry_after(1),
         ),
-        PaymentsUnavailable: lambda e: Problem(
+        PaymentsUnavailable: lambda e: ProblemAnswer(
             "service-unavailable", 503, "Payments are temporarily unreadable", "unavailable", retry_after(1)
         ),
-        InvalidQuery: lambda e: Problem(
+        InvalidQuery: lambda e: ProblemAnswer(
             "invalid-request", 400, "The query does not match the schema", "invalid", {}, {"errors": e.errors}
         ),
-        InvalidCursor: lambda e: Problem(
+        InvalidCursor: lambda e: ProblemAnswer(
             "invalid-cursor", 400, "starting_after must be a next_cursor this list returned", "invalid"
         ),
-        PaymentNotFound: lambda e: Problem("not-found", 404, "No such payment", "not_found"),
-        PaymentNotSucceeded: lambda e: Problem(
+        PaymentNotFound: lambda e: ProblemAnswer("not-found", 404, "No such payment", "not_found"),
+        PaymentNotSucceeded: lambda e: ProblemAnswer(
             "payment-not-succeeded",
             409,
             "The payment awaits its customer, failed or was canceled: nothing was charged, nothing can be refunded",
             "rejected",
         ),
-        PaymentDeclined: lambda e: Problem(
+        PaymentDeclined: lambda e: ProblemAnswer(
             "payment-declined",
             409,
             "The payment was declined: nothing was charged, nothing can be refunded",
             "rejected",
         ),
-        RefundExceedsPayment: lambda e: Problem(
+        RefundExceedsPayment: lambda e: ProblemAnswer(
             "refund-exceeds-payment",
             409,
             f"At most {e.remaining} remains refundable on this payment; nothing was reserved",
@@ -232,7 +235,7 @@ def _problems() -> dict[type[Exception], Callable[[Any], Problem]]:
             {},
             {"remaining_amount": e.remaining},
         ),
-        TooManyRefunds: lambda e: Problem(
+        TooManyRefunds: lambda e: ProblemAnswer(
             "too-many-refunds",
             409,
             f"A payment has at most {MAX_REFUNDS_PER_PAYMENT} refunds; nothing was reserved",
@@ -240,43 +243,45 @@ def _problems() -> dict[type[Exception], Callable[[Any], Problem]]:
             {},
             {"max_refunds": MAX_REFUNDS_PER_PAYMENT},
         ),
-        PaymentBusy: lambda e: Problem(
+        PaymentBusy: lambda e: ProblemAnswer(
             "service-unavailable",
             503,
             "Other refunds of this payment kept changing its balance; retry with the same Idempotency-Key",
             "busy",
             retry_after(1),
         ),
-        RefundConflict: lambda e: Problem(
+        RefundConflict: lambda e: ProblemAnswer(
             "refund-conflict",
             409,
             "This refund's reservation is recorded inconsistently; contact support",
             "inconsistent",
         ),
-        RefundsUnavailable: lambda e: Problem(
+        RefundsUnavailable: lambda e: ProblemAnswer(
             "service-unavailable", 503, "Refunds are temporarily unreadable", "unavailable", retry_after(1)
         ),
         # Webhooks: nothing changes; the sender is told why without being told what would have passed.
-        InvalidSignature: lambda e: Problem(
+        InvalidSignature: lambda e: ProblemAnswer(
             "invalid-signature",
             400,
             "The Stripe-Signature header is missing, does not match the body, or is too old",
             "invalid_signature",
         ),
-        MessageOutlivedItsKey: lambda e: Problem(
+        MessageOutlivedItsKey: lambda e: ProblemAnswer(
             "message-older-than-key-retention",
             422,
             "The message was first sent longer ago than its Idempotency-Key is kept; it was not charged",
             "invalid",
         ),
-        InvalidEvent: lambda e: Problem("invalid-event", 400, "The body is not an event this API can read", "invalid"),
+        InvalidEvent: lambda e: ProblemAnswer(
+            "invalid-event", 400, "The body is not an event this API can read", "invalid"
+        ),
     }
 
 
-_INTERNAL = Problem("internal-error", 500, "An unexpected error occurred; it has been logged", "error")
+_INTERNAL = ProblemAnswer("internal-error", 500, "An unexpected error occurred; it has been logged", "error")
 
 
-def problem_for(error: BaseException) -> Problem:
+def problem_for(error: BaseException) -> ProblemAnswer:
     """The problem answering `error` (its class or nearest ancestor in the map), else a logged 500."""
     problems = _problems()
     for cls in type(error).__mro__:

@@ -22,7 +22,7 @@ from ..domain.processor_events import InvalidEvent
 from ..models.events import EventReceipt
 from . import observability
 from .headers import header_values
-from .observability import Observation, logger, metrics
+from .observability import logger, metrics
 from .problems import problem_for
 from .transport import BodyRejected
 
@@ -57,23 +57,23 @@ def stripe_event() -> Response[str]:
     raw_event = app.current_event.raw_event
     signatures = header_values(raw_event, SIGNATURE_HEADER)
     event = bootstrap.container().event_verifier().verify(_raw_body(raw_event), signatures[0] if signatures else None)
-    observability.current.fields["event_id"] = event.event_id
+    observability.current().fields["event_id"] = event.event_id
     outcome = bootstrap.container().apply_processor_event(event)
-    observability.current.outcome = f"event_{outcome}"
+    observability.current().outcome = f"event_{outcome}"
     return Response(200, "application/json", EventReceipt(outcome=outcome).model_dump_json())
 
 
 @app.exception_handler(Exception)
 def _problem(error: Exception) -> Response[str]:
     problem = problem_for(error)
-    observability.current.failed(problem.outcome, error)  # its level, and a traceback only for ours to fix
+    observability.current().failed(problem.outcome, error)  # its level, and a traceback only for ours to fix
     return problem.response()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    observability.current = observation = Observation("POST /webhooks/stripe")
+    observation = observability.observe("POST /webhooks/stripe")
     try:
         with bootstrap.budget(context.get_remaining_time_in_millis() if context else None):
             response = app.resolve(event, context)
