@@ -51,6 +51,21 @@ def _record(rig: Rig, who: str, key: str) -> Any:
     return key_record(rig.db, rig.settings.idempotency_table, who, key)
 
 
+def _held_until_its_lease_ends(rig: Rig, who: str, key: str, started_ms: int, wait_s: int) -> None:
+    """The key is still claimed, and Retry-After reaches past its lease rather than saying "1"."""
+    record = _record(rig, who, key)
+    assert record is not None and record.status is Status.IN_PROGRESS and record.lease_expires_at_ms is not None
+    assert started_ms + wait_s * 1000 >= record.lease_expires_at_ms
+
+
+def _retry_after(rig: Rig, wait_ms: int, who: str, key: str, event: dict[str, Any]) -> None:
+    """The client's retry once the wait it was told is over: a first answer (not a replay), one payment."""
+    rig.clock.advance(wait_ms)
+    final = rig.call(event)
+    assert final.status == 201 and not final.replayed
+    assert_exactly_once(rig, who, key, event, final)
+
+
 @pytest.mark.parametrize(("status", "code"), FAULTS)
 def test_a_claim_that_cannot_be_written_is_503_and_the_retry_charges_once(
     rig: Rig, faults: Any, exhaust: int, status: int, code: str
@@ -63,10 +78,7 @@ def test_a_claim_that_cannot_be_written_is_503_and_the_retry_charges_once(
     # Then nothing happened anywhere
     assert _record(rig, who, key) is None and rig.ledger.entries() == []
     # And the retry, after Retry-After, is the first and only payment
-    rig.clock.advance(wait_s * 1000)
-    final = rig.call(event)
-    assert final.status == 201 and not final.replayed
-    assert_exactly_once(rig, who, key, event, final)
+    _retry_after(rig, wait_s * 1000, who, key, event)
 
 
 @pytest.mark.parametrize(("status", "code"), FAULTS)
@@ -81,13 +93,10 @@ def test_a_commit_that_cannot_be_written_releases_the_key_and_the_retry_reuses_t
     record = _record(rig, who, key)
     assert record is not None and record.status is Status.RELEASED  # given back, reference kept
     assert len(rig.ledger.entries()) == 1
-    # When the client retries after Retry-After
-    rig.clock.advance(wait_s * 1000)
-    final = rig.call(event)
-    # Then it takes over under the same reference: the processor sees the same charge again, not a new one
-    assert final.status == 201 and not final.replayed
+    # When the client retries after Retry-After, it takes over under the same reference
+    _retry_after(rig, wait_s * 1000, who, key, event)
+    # Then the processor saw the same charge again, not a new one
     assert len(rig.ledger.entries()) == 2
-    assert_exactly_once(rig, who, key, event, final)
 
 
 def test_a_release_that_cannot_be_written_holds_the_key_until_its_lease_ends_then_charges_once(
@@ -101,18 +110,13 @@ def test_a_release_that_cannot_be_written_holds_the_key_until_its_lease_ends_the
     faults.add("UpdateItem", status=500, code="InternalServerError", times=exhaust)
     first = rig.call(event, remaining_ms=20_000)
     wait_s = _unavailable(first)
-    # Then the key is held until its lease ends, and Retry-After says so rather than "1"
-    record = _record(rig, who, key)
-    assert record is not None and record.status is Status.IN_PROGRESS and record.lease_expires_at_ms is not None
-    assert started + wait_s * 1000 >= record.lease_expires_at_ms
+    # Then the key is held until its lease ends, and Retry-After says so
+    _held_until_its_lease_ends(rig, who, key, started, wait_s)
     # A retry before that is told to wait
     rig.clock.advance(1_000)
     assert rig.call(event).status == 409
     # And one after Retry-After takes over and charges the same reference
-    rig.clock.advance(wait_s * 1000)
-    final = rig.call(event)
-    assert final.status == 201 and not final.replayed
-    assert_exactly_once(rig, who, key, event, final)
+    _retry_after(rig, wait_s * 1000, who, key, event)
 
 
 def test_a_commit_and_its_release_both_failing_hold_the_key_until_its_lease_ends_then_charge_once(
@@ -127,13 +131,8 @@ def test_a_commit_and_its_release_both_failing_hold_the_key_until_its_lease_ends
     else:  # the decision and the release are both UpdateItems
         faults.add("UpdateItem", status=400, code="ThrottlingException", times=2 * exhaust)
     wait_s = _unavailable(rig.call(event, remaining_ms=20_000))
-    record = _record(rig, who, key)
-    assert record is not None and record.status is Status.IN_PROGRESS and record.lease_expires_at_ms is not None
-    assert started + wait_s * 1000 >= record.lease_expires_at_ms
-    rig.clock.advance(wait_s * 1000 + 1)
-    final = rig.call(event)
-    assert final.status == 201 and not final.replayed
-    assert_exactly_once(rig, who, key, event, final)
+    _held_until_its_lease_ends(rig, who, key, started, wait_s)
+    _retry_after(rig, wait_s * 1000 + 1, who, key, event)
 
 
 def test_a_takeover_that_cannot_be_written_is_503_and_the_next_retry_charges_once(
@@ -152,10 +151,7 @@ def test_a_takeover_that_cannot_be_written_is_503_and_the_next_retry_charges_onc
     after = _record(rig, who, key)
     assert after is not None and after.status is Status.RELEASED  # still free for the next retry
     # Then the next retry takes over and charges the same reference
-    rig.clock.advance(wait_s * 1000)
-    final = rig.call(event)
-    assert final.status == 201 and not final.replayed
-    assert_exactly_once(rig, who, key, event, final)
+    _retry_after(rig, wait_s * 1000, who, key, event)
 
 
 @pytest.mark.parametrize(
