@@ -135,6 +135,8 @@ baseline's {total["minimal"]:.0f} ms, which has no routing framework, no validat
 Against the minimal baseline ours {minimal_verdict} it ({total["ours"] / total["minimal"]:.2f}x). The reason is
 that most of a cold start is work all three share and none can skip: importing botocore and building a DynamoDB
 client, and importing pydantic and building the models' validators (the request model is the same in all three).{floor}
+All four run with the functions' template environment, so none reads every installed package's entry points for
+pydantic plugins at its first model (`PYDANTIC_DISABLE_PLUGINS`, template.yaml's Globals).
 What differs is small next to that. Ours and the app both load Powertools' event handler (which imports every
 resolver, asyncio included); ours adds our own package ({cold["ours"]["modules"]} modules in all), the app
 Powertools' validation middleware, the idempotency utility and the X-Ray SDK ({cold["app"]["modules"]}); the

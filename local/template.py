@@ -266,11 +266,15 @@ def code_uri(logical_id: str | None = None) -> Path:
 def environment(
     refs: dict[str, str], logical_id: str | None = None, params: dict[str, str] | None = None
 ) -> dict[str, str]:
-    """The function's environment with !Ref to local resources (`refs`: tables, queue URLs) resolved,
-    other !Ref and conditions taken under the parameter defaults (or `params`); values that resolve
-    to nothing keep the code's defaults."""
+    """The function's environment (the Globals' variables, then its own) with !Ref to local resources
+    (`refs`: tables, queue URLs) resolved, other !Ref and conditions taken under the parameter defaults
+    (or `params`); values that resolve to nothing keep the code's defaults."""
     env: dict[str, str] = {}
-    for key, value in function(logical_id)[1]["Properties"]["Environment"]["Variables"].items():
+    variables = {
+        **function_globals().get("Environment", {}).get("Variables", {}),
+        **function(logical_id)[1]["Properties"]["Environment"]["Variables"],  # SAM: the function's own win
+    }
+    for key, value in variables.items():
         resolved = resolve(value, refs, params)
         if resolved is not None:
             env[key] = str(resolved)
