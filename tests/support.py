@@ -1,10 +1,13 @@
-"""Helpers shared by the test suites: event factory, fake clock, unique names."""
+"""Helpers shared by the test suites: event factories (API Gateway, Stripe webhooks), fake clock, unique names."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import json
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -191,3 +194,32 @@ def stored_payment(dynamodb: Any, settings: Any, pid: str) -> Any:
         TableName=settings.payments_table, Key={"payment_id": {"S": pid}}, ConsistentRead=True
     )["Item"]
     return item, payment_from_item(item)
+
+
+# Stripe's webhooks as API Gateway delivers them to POST /webhooks/stripe.
+def sign(payload: bytes, secret: str, at: int | None = None) -> str:
+    """Stripe's scheme: t=<unix time>,v1=HMAC-SHA256(secret, "<t>.<payload>")."""
+    at = int(time.time()) if at is None else at
+    digest = hmac.new(secret.encode(), f"{at}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={at},v1={digest}"
+
+
+def webhook_event(payload: bytes, signature: str | None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    if signature is not None:
+        headers["Stripe-Signature"] = signature
+    return {
+        "resource": "/webhooks/stripe",
+        "path": "/webhooks/stripe",
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "body": payload.decode(),
+        "isBase64Encoded": False,
+        "requestContext": {"resourcePath": "/webhooks/stripe", "httpMethod": "POST", "requestId": unique("req")},
+    }
+
+
+def intent_event(event_id: str, kind: str, intent: str, reference: str, status: str) -> bytes:
+    obj = {"id": intent, "object": "payment_intent", "status": status, "metadata": {"idempotency_reference": reference}}
+    return json.dumps({"id": event_id, "object": "event", "type": kind, "data": {"object": obj}}).encode()

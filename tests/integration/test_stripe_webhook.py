@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import io
 import json
 import time
@@ -13,38 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.support import FakeContext, get_event, payment_event, unique, visa
+from tests.support import FakeContext, get_event, intent_event, payment_event, sign, unique, visa, webhook_event
 
 SECRET, OLD_SECRET = "whsec_test_current", "whsec_test_previous"
 PROBLEM = "urn:idempotent-payments:problem:"
-
-
-def sign(payload: bytes, secret: str, at: int | None = None) -> str:
-    """Stripe's scheme: t=<unix time>,v1=HMAC-SHA256(secret, "<t>.<payload>")."""
-    at = int(time.time()) if at is None else at
-    digest = hmac.new(secret.encode(), f"{at}.".encode() + payload, hashlib.sha256).hexdigest()
-    return f"t={at},v1={digest}"
-
-
-def webhook_event(payload: bytes, signature: str | None) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json; charset=utf-8"}
-    if signature is not None:
-        headers["Stripe-Signature"] = signature
-    return {
-        "resource": "/webhooks/stripe",
-        "path": "/webhooks/stripe",
-        "httpMethod": "POST",
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "body": payload.decode(),
-        "isBase64Encoded": False,
-        "requestContext": {"resourcePath": "/webhooks/stripe", "httpMethod": "POST", "requestId": unique("req")},
-    }
-
-
-def intent_event(event_id: str, kind: str, intent: str, reference: str, status: str) -> bytes:
-    obj = {"id": intent, "object": "payment_intent", "status": status, "metadata": {"idempotency_reference": reference}}
-    return json.dumps({"id": event_id, "object": "event", "type": kind, "data": {"object": obj}}).encode()
 
 
 @pytest.fixture

@@ -38,9 +38,11 @@ def prime_dynamodb(client: DynamoDBClient, table: str, *, transactions: bool = T
                     TableName=table, Key=key, UpdateExpression="REMOVE unused", ConditionExpression=absent
                 )
             return True
+        # A Put: IAM authorizes a transaction by its items' actions, and the function may PutItem on the keys
+        # table, not ConditionCheckItem (tests/integration/test_iam_grants.py).
         with contextlib.suppress(client.exceptions.TransactionCanceledException):
             client.transact_write_items(
-                TransactItems=[{"ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": absent}}]
+                TransactItems=[{"Put": {"TableName": table, "Item": key, "ConditionExpression": absent}}]
             )
     except (BotoCoreError, ClientError):
         return False
