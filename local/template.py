@@ -246,6 +246,18 @@ def routes() -> list[Route]:
     return [route for name in _functions_with("Api") for route in _routes_of(name)]
 
 
+def policy_statements(logical_id: str) -> list[dict[str, Any]]:
+    """Every statement a function's Policies may grant: a conditional policy counts as granted, and a managed
+    policy of this stack (a !Ref) by its document."""
+    statements: list[dict[str, Any]] = []
+    for declared in function(logical_id)[1]["Properties"]["Policies"]:
+        policy = declared["Fn::If"][1] if "Fn::If" in declared else declared
+        if "Ref" in policy:
+            policy = resources("AWS::IAM::ManagedPolicy")[policy["Ref"]]["Properties"]["PolicyDocument"]
+        statements.extend(policy["Statement"])
+    return statements
+
+
 def function_globals() -> dict[str, Any]:
     return dict(load().get("Globals", {}).get("Function", {}))
 

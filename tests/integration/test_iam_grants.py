@@ -93,13 +93,11 @@ def _resource(value: Any) -> tuple[str, str | None]:
 
 def _granted(function: str) -> set[Call]:
     granted: set[Call] = set()
-    for declared in template.resources("AWS::Serverless::Function")[function]["Properties"]["Policies"]:
-        policy = declared["Fn::If"][1] if "Fn::If" in declared else declared  # a conditional grant counts
-        for statement in policy["Statement"]:
-            assert statement["Effect"] == "Allow", statement
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            for action in (a.removeprefix("dynamodb:") for a in actions if a.startswith("dynamodb:")):
-                granted.add((action, *_resource(statement["Resource"])))
+    for statement in template.policy_statements(function):
+        assert statement["Effect"] == "Allow", statement
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in (a.removeprefix("dynamodb:") for a in actions if a.startswith("dynamodb:")):
+            granted.add((action, *_resource(statement["Resource"])))
     return granted
 
 

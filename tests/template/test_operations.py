@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from local import template
 from payments_service.handlers.observability import OUTCOMES, metric_name
 from tests.template.conftest import of_type
 
@@ -107,18 +108,15 @@ def test_dynamodb_alarms_cover_both_tables_and_every_operation_the_function_may_
     assert throttles == {(m, t) for m in ("ReadThrottleEvents", "WriteThrottleEvents") for t in tables}
     # System errors are per operation: each table's IAM actions, and the transaction that writes both
     allowed: set[tuple[str, str]] = {("TransactWriteItems", t) for t in tables}
-    for function in of_type(sam, "AWS::Serverless::Function").values():
-        for declared in function["Properties"]["Policies"]:
-            # a conditional grant counts as granted
-            policy = declared["Fn::If"][1] if "Fn::If" in declared else declared
-            for statement in policy["Statement"]:
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                if not all(action.startswith("dynamodb:") for action in actions):
-                    continue  # the queue consumer's dead letters
-                resource = _single_region(statement["Resource"])
-                # the table itself, or one of its indexes ("${Table.Arn}/index/...")
-                table = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else _table_of(resource["Fn::Sub"])
-                allowed |= {(action.removeprefix("dynamodb:"), table) for action in actions}
+    for function in of_type(sam, "AWS::Serverless::Function"):
+        for statement in template.policy_statements(function):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if not all(action.startswith("dynamodb:") for action in actions):
+                continue  # the queue consumer's dead letters, the customer key
+            resource = _single_region(statement["Resource"])
+            # the table itself, or one of its indexes ("${Table.Arn}/index/...")
+            table = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else _table_of(resource["Fn::Sub"])
+            allowed |= {(action.removeprefix("dynamodb:"), table) for action in actions}
     errors = {(d["Operation"], _single_region(d["TableName"])["Ref"]) for _, m, d in metrics if m == "SystemErrors"}
     assert errors == allowed
     # Missing data points count as zero, so one quiet table does not blind the sum
@@ -156,6 +154,26 @@ def test_tables_survive_a_deleted_stack_and_a_bad_write(sam: dict[str, Any]) -> 
         sse = properties["SSESpecification"]
         assert sse["SSEEnabled"] is True
         assert sse["KMSMasterKeyId"] == {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
+
+
+def test_with_a_customer_key_every_role_reading_the_tables_or_queues_may_use_it_through_them_only(
+    transformed: dict[str, Any],
+) -> None:
+    # The tables, their streams and both queues are encrypted with KmsKeyArn (above); DynamoDB and SQS use it with
+    # the caller's permissions, so without this each function fails its first call on AWS (moto has no KMS).
+    key_use = transformed["Resources"]["CustomerKeyUse"]
+    assert key_use["Condition"] == "HasKmsKey"
+    (statement,) = key_use["Properties"]["PolicyDocument"]["Statement"]
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statement["Resource"] == {"Ref": "KmsKeyArn"}
+    services = [s["Fn::Sub"] for s in statement["Condition"]["StringEquals"]["kms:ViaService"]]
+    assert services == ["dynamodb.${AWS::Region}.amazonaws.com", "sqs.${AWS::Region}.amazonaws.com"]
+    attached = {"Fn::If": ["HasKmsKey", {"Ref": "CustomerKeyUse"}, {"Ref": "AWS::NoValue"}]}
+    roles = of_type(transformed, "AWS::IAM::Role")
+    for function in of_type(transformed, "AWS::Lambda::Function"):
+        assert attached in roles[f"{function}Role"]["Properties"]["ManagedPolicyArns"], function
+    pipe = roles["PaymentEventsPipeRole"]["Properties"]["ManagedPolicyArns"]
+    assert pipe == {"Fn::If": ["HasKmsKey", [{"Ref": "CustomerKeyUse"}], {"Ref": "AWS::NoValue"}]}
 
 
 def test_reserved_concurrency_is_a_parameter_that_reserves_nothing_by_default(sam: dict[str, Any]) -> None:
