@@ -125,8 +125,8 @@ def _cold_note(results: dict[str, Any]) -> str:
             else f" The {limit_ms:.0f} ms the target asks for leaves {limit_ms - floor_ms:.0f} ms above that floor."
         )
         floor = (
-            f"\nA process that does only that (`bench/coldstart_floor.py`: boto3 client, the request model, one"
-            f" `PutItem`; no Powertools at all) takes {floor_ms:.0f} ms: {share}.{under}"
+            f"\nA process that does only that (`bench/coldstart_floor.py`: a DynamoDB client built as ours is, the"
+            f" request model, one `PutItem`; no Powertools at all) takes {floor_ms:.0f} ms: {share}.{under}"
         )
     return f"""**Cold start, plainly.** Ours takes {total["ours"]:.0f} ms (import + clients + first request), the
 Powertools app {total["app"]:.0f} ms and the minimal baseline {total["minimal"]:.0f} ms. Ours {verdict} the
@@ -134,7 +134,9 @@ Powertools app {total["app"]:.0f} ms and the minimal baseline {total["minimal"]:
 baseline's {total["minimal"]:.0f} ms, which has no routing framework, no validation middleware and no tracer.
 Against the minimal baseline ours {minimal_verdict} it ({total["ours"] / total["minimal"]:.2f}x). The reason is
 that most of a cold start is work all three share and none can skip: importing botocore and building a DynamoDB
-client, and importing pydantic and building the models' validators (the request model is the same in all three).{floor}
+client, and importing pydantic and building the models' validators (the request model is the same in all three).
+Ours builds its client with a loader that skips botocore's walk of every service it ships and parses its JSON
+into plain dicts (`dal/one_service_loader.py`; decision 0213 measures it at half the time `boto3.client` takes).{floor}
 All four run with the functions' template environment, so none reads every installed package's entry points for
 pydantic plugins at its first model (`PYDANTIC_DISABLE_PLUGINS`, template.yaml's Globals).
 What differs is small next to that. Ours and the app both load Powertools' event handler (which imports every
@@ -142,7 +144,7 @@ resolver, asyncio included); ours adds our own package ({cold["ours"]["modules"]
 Powertools' validation middleware, the idempotency utility and the X-Ray SDK ({cold["app"]["modules"]}); the
 minimal baseline loads only the idempotency utility, Logger and Metrics ({cold["minimal"]["modules"]}).
 Our module imports fastest ({imported["ours"]:.0f} ms against {imported["app"]:.0f} and
-{imported["minimal"]:.0f} ms) because boto3 is imported and the client built on first use; that work moves into the
+{imported["minimal"]:.0f} ms) because botocore is imported and the client built on first use; that work moves into the
 first request, where the baselines, which build their client at import, have already paid it."""
 
 
@@ -186,8 +188,9 @@ processes, this run:
 |---|---:|---:|---:|---:|---:|
 {table}
 
-The floor (`bench/coldstart_floor.py`) is the work every implementation shares: a boto3 client, the request
-model, one `PutItem`. Import profile (`python -X importtime`, self time by top-level package, ms):
+The floor (`bench/coldstart_floor.py`) is the work every implementation shares: a DynamoDB client (built as ours
+builds it, so that ours/floor counts only what we add), the request model, one `PutItem`. Import profile
+(`python -X importtime`, self time by top-level package, ms):
 {_import_profile(results)}
 """
 
@@ -326,7 +329,7 @@ How to read it:
   without one costs (every shipped module compiled; boto3 keeps its bytecode, as the runtime provides it). The bench
   runs Python {results["python"]}, so both sets of rows are an emulation of the runtime's 3.13.
 - Where import time goes (`python -X importtime`, self time summed by top-level package, ms; a baseline's module
-  code includes building its boto3 client, which ours does in the first request):
+  code includes building its boto3 client, which ours builds in the first request):
 {_import_profile(results)}
 - Largest stored items: {sizes}; all under 1 KB, so each write is 1 WRU (2 inside a transaction).
 - {artifact_text} {pyc_text}

@@ -191,7 +191,7 @@ def missed(table: list[Row]) -> list[Row]:
 
 def cold_targets(cold: dict[str, Any]) -> list[str]:
     """Issue 23's two cold-start targets side by side, from one run: ours against the Powertools app and
-    against the floor (bench/coldstart_floor.py: boto3 client + pydantic + one put, shared by all)."""
+    against the floor (bench/coldstart_floor.py: a DynamoDB client built as ours is + pydantic + one put)."""
     if "floor" not in cold:
         return []
     lines = [f"cold start, import + clients + first request (median of {cold['runs']} fresh processes, ms):"]

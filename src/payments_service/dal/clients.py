@@ -26,6 +26,7 @@ def _client(service: str) -> Any:
                 from botocore.config import Config
                 from botocore.session import get_session
 
+                from . import one_service_loader
                 from .deadline import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 
                 # Three attempts in all, short timeouts, so a failing dependency ends in a 503 with Retry-After.
@@ -35,7 +36,9 @@ def _client(service: str) -> Any:
                     read_timeout=READ_TIMEOUT_S,
                     tcp_keepalive=True,
                 )
-                client = get_session().create_client(service, config=config)
+                session = get_session()
+                one_service_loader.use_for(session, service)  # skips botocore's walk of every service it ships
+                client = session.create_client(service, config=config)
                 if service == "dynamodb":
                     from .deadline import attach
 
