@@ -24,9 +24,9 @@ def _listed_while(build: Callable[[], None], monkeypatch: pytest.MonkeyPatch) ->
         listed.append(os.path.normpath(str(path)))
         return real(path)
 
-    monkeypatch.setattr(os, "listdir", recording)
-    build()
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # undoes this patch only: the no-sockets guard stays
+        patch.setattr(os, "listdir", recording)
+        build()
     return listed
 
 
